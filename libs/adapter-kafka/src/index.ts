@@ -1,0 +1,1 @@
+export * from './kafka-message-bus.adapter';

@@ -1,0 +1,2 @@
+export * from './redis-metric-store.adapter';
+export * from './redis-sla-state-store.adapter';

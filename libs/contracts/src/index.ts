@@ -1,0 +1,4 @@
+export * from './kafka/topics';
+export * from './kafka/span-message.schema';
+export * from './elasticsearch/indices';
+export * from './redis/redis-keys';

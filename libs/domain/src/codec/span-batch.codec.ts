@@ -1,0 +1,114 @@
+import * as lz4 from 'lz4';
+import { Span } from '../span/span.model';
+import { DEFAULT_SPAN_LIMITS, SpanLimits, SpanViolation, validateSpan } from '../span/span.validation';
+
+/** BatchRejectionReason: why a whole batch was refused; also the `reason` label of the rejected counter. */
+export type BatchRejectionReason = 'corrupt_lz4' | 'invalid_json' | 'invalid_batch' | 'invalid_span' | 'too_large' | 'unsupported_encoding';
+
+/** BatchRejection: a batch refused as a whole, with every violation found (capped at {@link MAX_REPORTED_VIOLATIONS}). */
+export class BatchRejection extends Error {
+  constructor(
+    readonly reason: BatchRejectionReason,
+    message: string,
+    readonly violations: SpanViolation[] = [],
+  ) {
+    super(message);
+    this.name = 'BatchRejection';
+  }
+}
+
+/** MAX_REPORTED_VIOLATIONS: most violations listed in one rejection, so an error answer stays small. */
+export const MAX_REPORTED_VIOLATIONS = 50;
+
+/** BatchLimits: limits on one native batch; span-level limits included. */
+export interface BatchLimits extends SpanLimits {
+  /** maxSpansPerBatch: most spans in one batch. Default 10,000. */
+  maxSpansPerBatch: number;
+  /** maxDecompressedBytes: largest JSON body after lz4 decompression, bytes. Default 64 MiB. */
+  maxDecompressedBytes: number;
+}
+
+/** DEFAULT_BATCH_LIMITS: the defaults of {@link BatchLimits}. */
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { ...DEFAULT_SPAN_LIMITS, maxSpansPerBatch: 10_000, maxDecompressedBytes: 64 * 1024 * 1024 };
+
+const LZ4_FRAME_MAGIC = 0x184d2204;
+
+/** decompressLz4Frame: decodes an LZ4 frame (the format of the `lz4` CLI); corrupt input is a {@link BatchRejection}. */
+export function decompressLz4Frame(body: Buffer, maxBytes: number): Buffer {
+  if (body.length < 7 || body.readUInt32LE(0) !== LZ4_FRAME_MAGIC) {
+    throw new BatchRejection('corrupt_lz4', 'body is not an LZ4 frame (magic number 0x184D2204 missing)');
+  }
+  let out: Buffer;
+  try {
+    out = lz4.decode(body);
+  } catch (err) {
+    throw new BatchRejection('corrupt_lz4', `body is not a valid LZ4 frame: ${(err as Error).message}`);
+  }
+  if (out.length > maxBytes) {
+    throw new BatchRejection('too_large', `decompressed body is ${out.length} bytes, more than the limit of ${maxBytes}`);
+  }
+  return out;
+}
+
+/** compressLz4Frame: encodes bytes as one LZ4 frame, the native batch encoding. */
+export function compressLz4Frame(data: Buffer): Buffer {
+  return lz4.encode(data);
+}
+
+/**
+ * parseSpanBatch: parses a native batch `{"spans":[...]}` (UTF-8 JSON) and validates every span.
+ * All-or-nothing: one invalid span rejects the batch, and the rejection names each span and field.
+ */
+export function parseSpanBatch(json: Buffer | string, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Span[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof json === 'string' ? json : json.toString('utf8'));
+  } catch (err) {
+    throw new BatchRejection('invalid_json', `body is not valid JSON: ${(err as Error).message}`);
+  }
+  const rawSpans = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)['spans'] : undefined;
+  if (!Array.isArray(rawSpans)) {
+    throw new BatchRejection('invalid_batch', 'body must be a JSON object with a "spans" array');
+  }
+  if (rawSpans.length === 0) throw new BatchRejection('invalid_batch', '"spans" is empty');
+  if (rawSpans.length > limits.maxSpansPerBatch) {
+    throw new BatchRejection('too_large', `batch has ${rawSpans.length} spans, more than the limit of ${limits.maxSpansPerBatch}`);
+  }
+  const spans: Span[] = [];
+  const violations: SpanViolation[] = [];
+  rawSpans.forEach((raw, index) => {
+    const result = validateSpan(raw, `spans[${index}]`, limits);
+    if (result.ok) spans.push(result.span);
+    else violations.push(...result.violations);
+  });
+  if (violations.length > 0) {
+    const shown = violations.slice(0, MAX_REPORTED_VIOLATIONS);
+    const first = shown[0] as SpanViolation;
+    throw new BatchRejection('invalid_span', `${violations.length} invalid field(s); first: ${first.path}: ${first.message}`, shown);
+  }
+  return spans;
+}
+
+/** decodeNativeBatch: body of `POST /api/v1/spans` → validated spans; `encoding` is the Content-Encoding header. */
+export function decodeNativeBatch(body: Buffer, encoding: string | undefined, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Span[] {
+  const coding = (encoding ?? 'identity').trim().toLowerCase();
+  if (coding === 'lz4') return parseSpanBatch(decompressLz4Frame(body, limits.maxDecompressedBytes), limits);
+  if (coding === 'identity' || coding === '') return parseSpanBatch(body, limits);
+  throw new BatchRejection('unsupported_encoding', `Content-Encoding "${encoding}" is not supported; use lz4 or none`);
+}
+
+/** encodeNativeBatch: spans → an lz4-compressed native batch body (what SDKs send). */
+export function encodeNativeBatch(spans: Span[]): Buffer {
+  return compressLz4Frame(Buffer.from(JSON.stringify({ spans })));
+}
+
+/** groupByTrace: spans grouped by traceId, in first-seen order. */
+export function groupByTrace(spans: Iterable<Span>): Map<string, Span[]> {
+  const traces = new Map<string, Span[]>();
+  for (const span of spans) {
+    const group = traces.get(span.traceId);
+    if (group) group.push(span);
+    else traces.set(span.traceId, [span]);
+  }
+  return traces;
+}

@@ -1,0 +1,61 @@
+/** BusMessage: one message to publish: `key` picks the partition (Skein uses the traceId). */
+export interface BusMessage {
+  key: string;
+  value: Buffer;
+}
+
+/** BusRecord: one consumed message with its partition offset. */
+export interface BusRecord {
+  offset: number;
+  key: string | undefined;
+  value: Buffer;
+}
+
+/** BusBatch: consecutive records of one partition of one topic, oldest first. */
+export interface BusBatch {
+  topic: string;
+  partition: number;
+  records: BusRecord[];
+}
+
+/**
+ * BusBatchHandler: processes one batch. Resolving means every record is durably handled: the bus then commits
+ * the offsets. Throwing means nothing of the batch is committed: it is delivered again later (at-least-once).
+ */
+export type BusBatchHandler = (batch: BusBatch) => Promise<void>;
+
+/** TopicSpec: a topic to create if missing. */
+export interface TopicSpec {
+  topic: string;
+  /** partitions: partition count, default 3. */
+  partitions?: number;
+  /** config: topic-level settings, e.g. `compression.type: lz4`. */
+  config?: Record<string, string>;
+}
+
+/** SubscribeOptions: a consumer-group subscription to one topic. */
+export interface SubscribeOptions {
+  topic: string;
+  groupId: string;
+  /** fromBeginning: a new group starts at the oldest message (default true: no span is skipped). */
+  fromBeginning?: boolean;
+}
+
+/** BusSubscription: a running consumer. */
+export interface BusSubscription {
+  /** stop: stops fetching, waits for the batch in flight, commits, and leaves the group. */
+  stop(): Promise<void>;
+  /** lag: messages not yet committed by this group, summed over partitions. */
+  lag(): Promise<number>;
+}
+
+/** MessageBus: the port to the log between the gateway and its consumers (Kafka, or in-memory when embedded). */
+export interface MessageBus {
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  /** publish: resolves only once every message is durable (Kafka: acknowledged by all in-sync replicas). */
+  publish(topic: string, messages: BusMessage[]): Promise<void>;
+  subscribe(options: SubscribeOptions, handler: BusBatchHandler): Promise<BusSubscription>;
+  /** ready: whether the bus is reachable right now (readiness probes). */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
