@@ -52,3 +52,24 @@ export function decodeSpanMessage(value: Buffer): SpanMessageDecodeResult {
   }
   return { ok: true, message: { v: SPAN_MESSAGE_VERSION, traceId, spans } };
 }
+
+/** InvalidSpanRecord: a consumed record that could not be used, with its offset and why. */
+export interface InvalidSpanRecord {
+  offset: number;
+  reason: string;
+}
+
+/** decodeSpanRecords: the spans of a consumed batch of span messages, and the records that were invalid. */
+export function decodeSpanRecords(records: Iterable<{ offset: number; value: Buffer }>): { spans: Span[]; invalid: InvalidSpanRecord[] } {
+  const spans: Span[] = [];
+  const invalid: InvalidSpanRecord[] = [];
+  for (const record of records) {
+    const decoded = decodeSpanMessage(record.value);
+    if (decoded.ok) spans.push(...decoded.message.spans);
+    else {
+      const first = decoded.violations[0];
+      invalid.push({ offset: record.offset, reason: first ? `${decoded.reason}: ${first.path}: ${first.message}` : decoded.reason });
+    }
+  }
+  return { spans, invalid };
+}

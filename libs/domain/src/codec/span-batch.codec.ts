@@ -33,11 +33,42 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = { ...DEFAULT_SPAN_LIMITS, maxSp
 
 const LZ4_FRAME_MAGIC = 0x184d2204;
 
+/**
+ * lz4FrameProblem: why `body` is not exactly one complete LZ4 frame, or undefined when its structure is sound.
+ * Walks the header and block sizes only (checksums and block contents are checked by the decoder). The `lz4`
+ * package must only see complete frames: it returns a truncated frame's partial output without an error (and
+ * then emits an unhandled 'error' event that crashes the process), loops forever on a trailing skippable frame,
+ * and misreads dictionary ids and concatenated frames.
+ */
+function lz4FrameProblem(body: Buffer): string | undefined {
+  let pos = 4;
+  const flags = body[pos];
+  if (flags === undefined || body.length < pos + 3) return 'frame header is truncated';
+  if (flags >> 6 !== 1) return `unsupported frame version ${flags >> 6}`;
+  if (flags & 0x01) return 'dictionary ids are not supported';
+  const blockChecksum = (flags & 0x10) !== 0;
+  const contentChecksum = (flags & 0x04) !== 0;
+  pos += 2 + ((flags & 0x08) !== 0 ? 8 : 0) + 1; // FLG, BD, optional content size, header checksum
+  for (;;) {
+    if (pos + 4 > body.length) return 'frame is truncated (end mark missing)';
+    const blockSize = body.readUInt32LE(pos);
+    pos += 4;
+    if (blockSize === 0) break;
+    pos += (blockSize & 0x7fffffff) + (blockChecksum ? 4 : 0);
+  }
+  if (contentChecksum) pos += 4;
+  if (pos > body.length) return 'frame is truncated (content checksum missing)';
+  if (pos < body.length) return `${body.length - pos} byte(s) after the end of the frame`;
+  return undefined;
+}
+
 /** decompressLz4Frame: decodes an LZ4 frame (the format of the `lz4` CLI); corrupt input is a {@link BatchRejection}. */
 export function decompressLz4Frame(body: Buffer, maxBytes: number): Buffer {
   if (body.length < 7 || body.readUInt32LE(0) !== LZ4_FRAME_MAGIC) {
     throw new BatchRejection('corrupt_lz4', 'body is not an LZ4 frame (magic number 0x184D2204 missing)');
   }
+  const problem = lz4FrameProblem(body);
+  if (problem !== undefined) throw new BatchRejection('corrupt_lz4', `body is not a valid LZ4 frame: ${problem}`);
   let out: Buffer;
   try {
     out = lz4.decode(body);

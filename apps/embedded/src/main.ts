@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { MemoryMessageBus, MemoryMetricStore, MemorySlaStateStore, MemoryTraceStore } from '@skein/adapter-memory';
+import { CONSUMER_GROUPS, SPANS_TOPIC, spansTopicSpec } from '@skein/contracts';
+import { DEFAULT_BATCH_LIMITS } from '@skein/domain';
+import { SpanAssemblerModule } from '@skein/feature-assembler';
+import { IngestModule } from '@skein/feature-ingest';
+import { MetricsAggregatorModule } from '@skein/feature-metrics';
+import { QueryModule } from '@skein/feature-query';
+import { SlaCheckerModule, parseSlaRules } from '@skein/feature-sla';
+import { createLogger, createMetricsRegistry, exitOnStartupError, startService } from '@skein/service-kit';
+import { loadEmbeddedConfig } from './embedded.config';
+
+/**
+ * Skein embedded: the whole pipeline — ingest, span assembly, minute metrics, SLA checks and the query API —
+ * in one process on in-memory adapters. For trying Skein and for development; data is lost on exit.
+ */
+async function main(): Promise<void> {
+  const config = loadEmbeddedConfig();
+  const logger = createLogger('skein-embedded', config.SKEIN_LOG_LEVEL);
+  const registry = createMetricsRegistry();
+  const bus = new MemoryMessageBus();
+  const traces = new MemoryTraceStore();
+  const metrics = new MemoryMetricStore();
+  const states = new MemorySlaStateStore();
+  await bus.ensureTopics([spansTopicSpec(SPANS_TOPIC, 3)]);
+  const rules = config.SKEIN_SLA_RULES_FILE ? parseSlaRules(readFileSync(config.SKEIN_SLA_RULES_FILE, 'utf8'), config.SKEIN_SLA_RULES_FILE) : [];
+  const webhookSecret = config.SKEIN_SLA_WEBHOOK_SECRET ?? randomBytes(24).toString('hex');
+  const url = await startService({
+    name: 'skein-embedded',
+    logger,
+    registry,
+    host: config.SKEIN_HTTP_HOST,
+    port: config.SKEIN_HTTP_PORT,
+    readiness: [],
+    modules: [
+      IngestModule.register({
+        bus,
+        spansTopic: SPANS_TOPIC,
+        registry,
+        maxBodyBytes: config.SKEIN_MAX_BODY_BYTES,
+        limits: { ...DEFAULT_BATCH_LIMITS, maxSpansPerBatch: config.SKEIN_MAX_SPANS_PER_BATCH, maxDecompressedBytes: config.SKEIN_MAX_DECOMPRESSED_BYTES },
+      }),
+      SpanAssemblerModule.register({ bus, store: traces, spansTopic: SPANS_TOPIC, groupId: CONSUMER_GROUPS.spanAssembler, registry, logger }),
+      MetricsAggregatorModule.register({ bus, store: metrics, spansTopic: SPANS_TOPIC, groupId: CONSUMER_GROUPS.metricsAggregator, registry, logger }),
+      SlaCheckerModule.register({
+        rules,
+        metrics,
+        states,
+        intervalMs: config.SKEIN_SLA_INTERVAL_MS,
+        graceMs: config.SKEIN_SLA_GRACE_MS,
+        lookbackMs: config.SKEIN_SLA_LOOKBACK_MS,
+        webhook: { secret: webhookSecret, timeoutMs: config.SKEIN_SLA_WEBHOOK_TIMEOUT_MS, attempts: config.SKEIN_SLA_WEBHOOK_ATTEMPTS },
+        registry,
+        logger,
+      }),
+      QueryModule.register({ traces, metrics }),
+    ],
+    onClose: () => bus.close(),
+  });
+  const lines = [
+    '',
+    `Skein embedded is running (in memory: data is lost on exit) at ${url}`,
+    `  send spans:    POST ${url}/api/v1/spans   (Content-Encoding: lz4, body {"spans":[...]}; see docs/ingest.md)`,
+    `  read a trace:  GET  ${url}/api/traces/<traceId>`,
+    `  search:        GET  ${url}/api/traces?service=<name>`,
+    `  minute stats:  GET  ${url}/api/metrics?service=<name>&operation=<name>`,
+    `  health:        GET  ${url}/healthz  ${url}/readyz  ${url}/metrics`,
+    `  SLA rules:     ${rules.length} loaded${config.SKEIN_SLA_WEBHOOK_SECRET ? '' : `; webhook signing secret (generated): ${webhookSecret}`}`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch(exitOnStartupError('skein-embedded'));

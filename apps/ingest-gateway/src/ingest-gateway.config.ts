@@ -1,0 +1,11 @@
+import { env, httpShape, ingestShape, kafkaShape, loadConfig } from '@skein/service-kit';
+import { z } from 'zod';
+
+/** ingestGatewayConfigSchema: every environment variable of ingest-gateway (docs/configuration.md). */
+export const ingestGatewayConfigSchema = z.object({ ...httpShape, SKEIN_HTTP_PORT: env.port(9480), ...kafkaShape, ...ingestShape });
+
+/** IngestGatewayConfig: the validated configuration. */
+export type IngestGatewayConfig = z.infer<typeof ingestGatewayConfigSchema>;
+
+/** loadIngestGatewayConfig: reads and validates the environment; throws naming each bad variable. */
+export const loadIngestGatewayConfig = (source: NodeJS.ProcessEnv = process.env): IngestGatewayConfig => loadConfig(ingestGatewayConfigSchema, source);

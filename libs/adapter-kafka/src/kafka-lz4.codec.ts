@@ -1,0 +1,26 @@
+import { decode, encode } from 'lz4';
+import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+
+/**
+ * lz4Codec: the LZ4 codec in the shape kafkajs expects. Kafka record batches (magic v2) carry standard LZ4
+ * *frames*, which is what the `lz4` package's `encode`/`decode` produce and read.
+ */
+export const lz4Codec = {
+  /** compress: kafkajs hands over its encoder; the bytes to compress are its `buffer`. */
+  async compress(encoder: { buffer: Buffer }): Promise<Buffer> {
+    return encode(encoder.buffer);
+  },
+  /** decompress: one compressed record set → its raw bytes. */
+  async decompress(buffer: Buffer): Promise<Buffer> {
+    return decode(buffer);
+  },
+};
+
+/**
+ * registerLz4Codec: makes kafkajs able to produce and consume LZ4 batches. kafkajs ships no LZ4 codec (its
+ * default throws "LZ4 compression not implemented") and keeps codecs in a process-wide table, so this is
+ * global and idempotent; KafkaMessageBus calls it in its constructor.
+ */
+export function registerLz4Codec(): void {
+  CompressionCodecs[CompressionTypes.LZ4] = () => lz4Codec;
+}

@@ -1,0 +1,538 @@
+import {
+  Admin,
+  CompressionTypes,
+  Consumer,
+  ConsumerCrashEvent,
+  EachBatchPayload,
+  Kafka,
+  LogEntry,
+  Partitioners,
+  Producer,
+  logLevel,
+} from 'kafkajs';
+import {
+  BusBatchHandler,
+  BusMessage,
+  BusRecord,
+  BusSubscription,
+  MessageBus,
+  SubscribeOptions,
+  TopicSpec,
+} from '@skein/domain';
+import { registerLz4Codec } from './kafka-lz4.codec';
+
+/** KafkaBusLog: receives kafkajs' own warnings and errors, and the bus's (e.g. a handler that failed). */
+export type KafkaBusLog = (level: 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
+
+/** KafkaMessageBusOptions: how to reach Kafka and how patient to be with it. Durations are milliseconds. */
+export interface KafkaMessageBusOptions {
+  /** brokers: bootstrap `host:port` list. */
+  brokers: string[];
+  /** clientId: the Kafka client id (shows up in broker logs and quotas), default `skein`. */
+  clientId?: string;
+  /** connectionTimeoutMs: TCP connect timeout per broker, default 3000. */
+  connectionTimeoutMs?: number;
+  /** requestTimeoutMs: client-side timeout of one Kafka request, default 10000. */
+  requestTimeoutMs?: number;
+  /** replicationFactor: replicas of topics created by ensureTopics, default 1 (a single local broker). */
+  replicationFactor?: number;
+  /** publishTimeoutMs: the most a publish may take, retries included, before it rejects; default 5000. */
+  publishTimeoutMs?: number;
+  /** publishRetries: producer retries within publishTimeoutMs, default 5. */
+  publishRetries?: number;
+  /** sessionTimeoutMs: consumer-group session timeout, default 30000 (the broker's minimum is usually 6000). */
+  sessionTimeoutMs?: number;
+  /** rebalanceTimeoutMs: how long the coordinator waits for members to rejoin, default 60000. */
+  rebalanceTimeoutMs?: number;
+  /** heartbeatIntervalMs: consumer heartbeat period, default 3000 (keep it under a third of the session timeout). */
+  heartbeatIntervalMs?: number;
+  /** maxWaitTimeMs: the longest a fetch waits for data; also bounds how long stop() waits on an idle fetch. Default 1000. */
+  maxWaitTimeMs?: number;
+  /** subscribeTimeoutMs: the most subscribe() waits to join the group and position the consumer, default 90000. */
+  subscribeTimeoutMs?: number;
+  /** redeliveryBackoffMs: first delay before a failed batch is delivered again, doubled per failure, default 500. */
+  redeliveryBackoffMs?: number;
+  /** maxRedeliveryBackoffMs: the cap of that delay, default 10000. */
+  maxRedeliveryBackoffMs?: number;
+  /** readyTimeoutMs: how long ready() waits for the cluster to answer, default 2000. */
+  readyTimeoutMs?: number;
+  /** log: optional sink for warnings and errors; without it the bus is silent. */
+  log?: KafkaBusLog;
+}
+
+type ResolvedOptions = Required<Omit<KafkaMessageBusOptions, 'log'>> & { log: KafkaBusLog };
+
+/** DEFAULT_PARTITIONS: partition count of a topic whose TopicSpec names none. */
+const DEFAULT_PARTITIONS = 3;
+
+/**
+ * KafkaMessageBus: the MessageBus on Kafka (kafkajs). Publishing uses an idempotent producer with acks=all,
+ * one request in flight (ordering) and LZ4; consuming uses consumer groups with explicit commits after the
+ * handler resolves, so delivery is at-least-once.
+ */
+export class KafkaMessageBus implements MessageBus {
+  private readonly options: ResolvedOptions;
+  private readonly kafka: Kafka;
+  private producerSlot: ProducerSlot | undefined;
+  private adminConnection: Promise<Admin> | undefined;
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: KafkaMessageBusOptions) {
+    if (options.brokers.length === 0) throw new Error('KafkaMessageBus: "brokers" is empty');
+    this.options = {
+      clientId: 'skein',
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 10_000,
+      replicationFactor: 1,
+      publishTimeoutMs: 5_000,
+      publishRetries: 5,
+      sessionTimeoutMs: 30_000,
+      rebalanceTimeoutMs: 60_000,
+      heartbeatIntervalMs: 3_000,
+      maxWaitTimeMs: 1_000,
+      subscribeTimeoutMs: 90_000,
+      redeliveryBackoffMs: 500,
+      maxRedeliveryBackoffMs: 10_000,
+      readyTimeoutMs: 2_000,
+      ...definedOnly(options),
+      log: options.log ?? (() => undefined),
+    };
+    registerLz4Codec();
+    this.kafka = new Kafka({
+      brokers: this.options.brokers,
+      clientId: this.options.clientId,
+      connectionTimeout: this.options.connectionTimeoutMs,
+      requestTimeout: this.options.requestTimeoutMs,
+      // kafkajs logs INFO to the console by default; keep only warnings and errors and route them to `log`.
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => this.forwardKafkaLog(entry),
+    });
+  }
+
+  /** ensureTopics: creates missing topics (existing ones are left as they are) and waits for their leaders. */
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    this.assertOpen();
+    const admin = await this.admin();
+    // One topic per call: when a batch mixes existing and new topics kafkajs reports "already exists" and skips
+    // waiting for the leaders of the new ones.
+    for (const spec of topics) {
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: spec.topic,
+              numPartitions: spec.partitions ?? DEFAULT_PARTITIONS,
+              replicationFactor: this.options.replicationFactor,
+              configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
+            },
+          ],
+        });
+      } catch (err) {
+        throw new Error(`KafkaMessageBus: cannot create topic "${spec.topic}": ${errorMessage(err)}`, { cause: err });
+      }
+    }
+  }
+
+  /** deleteTopics: deletes topics (test clean-up); unknown topics are ignored. */
+  async deleteTopics(topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    const admin = await this.admin();
+    const existing = new Set(await admin.listTopics());
+    const present = topics.filter((topic) => existing.has(topic));
+    if (present.length > 0) await admin.deleteTopics({ topics: present });
+  }
+
+  /**
+   * publish: resolves once every message is acknowledged by all in-sync replicas; rejects within
+   * `publishTimeoutMs` otherwise, so callers can answer 503 instead of hanging.
+   */
+  async publish(topic: string, messages: BusMessage[]): Promise<void> {
+    this.assertOpen();
+    if (messages.length === 0) return;
+    const started = Date.now();
+    const slot = this.currentProducer();
+    slot.inFlight += 1;
+    try {
+      const send = slot.connected.then(() =>
+        slot.producer.send({
+          topic,
+          acks: -1,
+          timeout: this.options.publishTimeoutMs,
+          compression: CompressionTypes.LZ4,
+          messages: messages.map((m) => ({ key: m.key, value: m.value })),
+        }),
+      );
+      await withDeadline(send, this.options.publishTimeoutMs, 'no acknowledgement');
+    } catch (err) {
+      // After a failed send the idempotent producer's sequence numbers may no longer match the broker's: a
+      // later batch could then be taken for a duplicate and dropped. A fresh producer gets a new producer id.
+      this.retireProducer(slot);
+      throw new Error(
+        `KafkaMessageBus: publishing ${messages.length} message(s) to "${topic}" failed after ${Date.now() - started} ms: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    } finally {
+      slot.inFlight -= 1;
+      if (slot.retired && slot.inFlight === 0) void disconnectQuietly(slot.producer);
+    }
+  }
+
+  /**
+   * subscribe: starts a consumer of `groupId` on `topic`; resolves once it has joined the group and knows where
+   * to read from (so with `fromBeginning: false`, messages published afterwards are not missed).
+   */
+  async subscribe(options: SubscribeOptions, handler: BusBatchHandler): Promise<BusSubscription> {
+    this.assertOpen();
+    const subscription = new KafkaSubscription(this.kafka, this.options, options, handler, () => this.admin(), (s) =>
+      this.subscriptions.delete(s),
+    );
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (err) {
+      await subscription.stop();
+      throw new Error(`KafkaMessageBus: cannot subscribe group "${options.groupId}" to "${options.topic}": ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    return subscription;
+  }
+
+  /** ready: true when the cluster answers a describe within `readyTimeoutMs`. */
+  async ready(): Promise<boolean> {
+    if (this.closing !== undefined) return false;
+    try {
+      const deadline = Date.now() + this.options.readyTimeoutMs;
+      const admin = await withDeadline(this.admin(), this.options.readyTimeoutMs, 'no connection');
+      await withDeadline(admin.describeCluster(), Math.max(1, deadline - Date.now()), 'no answer');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** close: stops every subscription (each finishes its batch in flight), then disconnects producer and admin. */
+  close(): Promise<void> {
+    this.closing ??= this.closeAll();
+    return this.closing;
+  }
+
+  private async closeAll(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    const slot = this.producerSlot;
+    this.producerSlot = undefined;
+    const admin = this.adminConnection;
+    this.adminConnection = undefined;
+    await Promise.all([
+      slot === undefined ? undefined : disconnectQuietly(slot.producer),
+      admin?.then(disconnectQuietly, () => undefined),
+    ]);
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new Error('KafkaMessageBus: the bus is closed');
+  }
+
+  private currentProducer(): ProducerSlot {
+    if (this.producerSlot !== undefined) return this.producerSlot;
+    const producer = this.kafka.producer({
+      idempotent: true,
+      // Idempotence allows up to 5; 1 keeps a retried batch from overtaking the next one.
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Explicit (the Java-compatible murmur2 one) so kafkajs does not warn that its default changed in v2.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: {
+        retries: this.options.publishRetries,
+        initialRetryTime: 100,
+        maxRetryTime: Math.max(100, Math.floor(this.options.publishTimeoutMs / 2)),
+      },
+    });
+    const slot: ProducerSlot = { producer, connected: producer.connect(), inFlight: 0, retired: false };
+    // A failed connect fails the publishes that wait on it; the next publish starts over with a new producer.
+    slot.connected.catch(() => this.retireProducer(slot));
+    this.producerSlot = slot;
+    return slot;
+  }
+
+  private retireProducer(slot: ProducerSlot): void {
+    if (this.producerSlot === slot) this.producerSlot = undefined;
+    if (slot.retired) return;
+    slot.retired = true;
+    if (slot.inFlight === 0) void disconnectQuietly(slot.producer);
+  }
+
+  private admin(): Promise<Admin> {
+    if (this.adminConnection === undefined) {
+      const admin = this.kafka.admin();
+      const connection = admin.connect().then(() => admin);
+      connection.catch(() => {
+        if (this.adminConnection === connection) this.adminConnection = undefined;
+      });
+      this.adminConnection = connection;
+    }
+    return this.adminConnection;
+  }
+
+  private forwardKafkaLog(entry: LogEntry): void {
+    const { message, timestamp: _timestamp, ...context } = entry.log;
+    // Deliberate: retries are bounded so publish can fail fast (503); a failed producer is replaced (see publish).
+    if (message.startsWith('Limiting retries for the idempotent producer')) return;
+    const level = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : undefined;
+    if (level !== undefined) this.options.log(level, `kafkajs ${entry.namespace}: ${message}`, context);
+  }
+}
+
+/** ProducerSlot: the producer in use, its connection, and how many publishes still use it. */
+interface ProducerSlot {
+  producer: Producer;
+  connected: Promise<void>;
+  inFlight: number;
+  retired: boolean;
+}
+
+/**
+ * KafkaSubscription: one consumer of one group on one topic. A batch whose handler throws is not committed: its
+ * partition is paused, and after a backoff the consumer seeks back to the batch's first offset and resumes.
+ * Other partitions keep flowing meanwhile.
+ */
+class KafkaSubscription implements BusSubscription {
+  private consumer: Consumer | undefined;
+  private stopping: Promise<void> | undefined;
+  /** joins: counts group (re)joins; a backoff that spans a rebalance must not seek (the partition may have moved). */
+  private joins = 0;
+  private positioned = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** backoffMs: the next redelivery delay per partition; absent after a success. */
+  private readonly backoffMs = new Map<number, number>();
+  private restartDelayMs: number;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: ResolvedOptions,
+    private readonly subscription: SubscribeOptions,
+    private readonly handler: BusBatchHandler,
+    private readonly admin: () => Promise<Admin>,
+    private readonly onStopped: (s: KafkaSubscription) => void,
+  ) {
+    this.restartDelayMs = options.redeliveryBackoffMs;
+  }
+
+  /** start: runs the consumer and waits until it has fetched once (joined, assigned, offsets resolved). */
+  async start(): Promise<void> {
+    let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+    const positioned = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    const consumer = this.createConsumer((event) => {
+      if (event === 'fetched') settle?.resolve();
+      else settle?.reject(event);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.subscription.topic, fromBeginning: this.subscription.fromBeginning ?? true });
+    // run() resolves after the first join attempt; a failure there surfaces as a crash event instead.
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.onBatch(consumer, payload),
+    });
+    await withDeadline(positioned, this.options.subscribeTimeoutMs, 'the consumer did not join the group');
+    this.positioned = true;
+  }
+
+  /** stop: stops fetching, lets the batch in flight finish (and commit), leaves the group; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  /** lag: per partition, high watermark − committed offset (a group without commits counts from its start). */
+  async lag(): Promise<number> {
+    const admin = await this.admin();
+    const { topic, groupId } = this.subscription;
+    const [watermarks, groupOffsets] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
+    const committed = new Map<number, number>();
+    for (const p of groupOffsets.find((t) => t.topic === topic)?.partitions ?? []) committed.set(p.partition, Number(p.offset));
+    let lag = 0;
+    for (const w of watermarks) {
+      const high = Number(w.high);
+      const done = committed.get(w.partition) ?? -1;
+      // -1: nothing committed yet; the group will start at the oldest (fromBeginning) or the newest message.
+      const start = done >= 0 ? done : (this.subscription.fromBeginning ?? true) ? Number(w.low) : high;
+      lag += Math.max(0, high - start);
+    }
+    return lag;
+  }
+
+  private async stopNow(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    try {
+      // kafkajs' disconnect stops fetching, waits for the batch being handled, then leaves the group.
+      await this.consumer?.disconnect();
+    } catch (err) {
+      this.options.log('warn', `KafkaMessageBus: stopping group "${this.subscription.groupId}" failed: ${errorMessage(err)}`);
+    } finally {
+      this.onStopped(this);
+    }
+  }
+
+  private createConsumer(onFirst: (event: 'fetched' | Error) => void): Consumer {
+    const consumer = this.kafka.consumer({
+      groupId: this.subscription.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      rebalanceTimeout: this.options.rebalanceTimeoutMs,
+      heartbeatInterval: this.options.heartbeatIntervalMs,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    const { FETCH, GROUP_JOIN, CRASH } = consumer.events;
+    const removeFetch = consumer.on(FETCH, () => {
+      removeFetch();
+      this.restartDelayMs = this.options.redeliveryBackoffMs;
+      onFirst('fetched');
+    });
+    consumer.on(GROUP_JOIN, () => {
+      this.joins += 1;
+    });
+    consumer.on(CRASH, (event: ConsumerCrashEvent) => this.onCrash(consumer, event, onFirst));
+    return consumer;
+  }
+
+  /**
+   * onCrash: kafkajs restarts the consumer itself after retriable failures. After a non-retriable one it gives up;
+   * a service must keep consuming, so the bus starts a new consumer after a backoff (unless subscribe() is still
+   * waiting: then subscribe fails).
+   */
+  private onCrash(consumer: Consumer, event: ConsumerCrashEvent, onFirst: (event: 'fetched' | Error) => void): void {
+    const { error, restart } = event.payload;
+    if (restart || this.stopping !== undefined || consumer !== this.consumer) return;
+    if (!this.positioned) {
+      onFirst(error);
+      return;
+    }
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(delay * 2, this.options.maxRedeliveryBackoffMs);
+    this.options.log('error', `KafkaMessageBus: consumer of group "${this.subscription.groupId}" crashed; restarting in ${delay} ms: ${error.message}`);
+    this.later(delay, () => {
+      const next = this.createConsumer(() => undefined);
+      void (async () => {
+        try {
+          await next.connect();
+          await next.subscribe({ topic: this.subscription.topic, fromBeginning: this.subscription.fromBeginning ?? true });
+          await next.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(next, payload) });
+        } catch (err) {
+          this.onCrash(next, { ...event, payload: { ...event.payload, error: asError(err), restart: false } }, onFirst);
+        }
+      })();
+    });
+  }
+
+  private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause } = payload;
+    // Stopping, or a seek is pending for this partition: leave the batch uncommitted, it is fetched again.
+    if (!isRunning() || isStale()) return;
+    const { topic, partition, messages } = batch;
+    if (messages.length === 0) return;
+    const records: BusRecord[] = [];
+    for (const m of messages) {
+      // Tombstones (null value) carry nothing for Skein; they are skipped but committed with the batch.
+      if (m.value === null) continue;
+      records.push({ offset: Number(m.offset), key: m.key === null ? undefined : m.key.toString('utf8'), value: m.value });
+    }
+    const firstOffset = messages[0].offset;
+    try {
+      if (records.length > 0) await this.handler({ topic, partition, records });
+    } catch (err) {
+      this.redeliverLater(consumer, topic, partition, firstOffset, messages[messages.length - 1].offset, err, pause);
+      return;
+    }
+    this.backoffMs.delete(partition);
+    // The payload's commit rather than consumer.commitOffsets(): the latter silently skips the commit once stop()
+    // has begun, which would drop the commit of the batch stop() is waiting for. Commit before resolving, so a
+    // failed commit (thrown to kafkajs, which re-fetches) means redelivery rather than a silently lost commit.
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+    resolveOffset(messages[messages.length - 1].offset);
+    await heartbeat();
+  }
+
+  private redeliverLater(
+    consumer: Consumer,
+    topic: string,
+    partition: number,
+    firstOffset: string,
+    lastOffset: string,
+    err: unknown,
+    pause: () => () => void,
+  ): void {
+    const delay = this.backoffMs.get(partition) ?? this.options.redeliveryBackoffMs;
+    this.backoffMs.set(partition, Math.min(delay * 2, this.options.maxRedeliveryBackoffMs));
+    this.options.log(
+      'warn',
+      `KafkaMessageBus: handler of group "${this.subscription.groupId}" failed on ${topic}[${partition}] offsets ${firstOffset}..${lastOffset}; redelivering in ${delay} ms: ${errorMessage(err)}`,
+    );
+    // Pause rather than throw: a throw makes kafkajs retry the whole fetch loop and, after a few attempts, restart
+    // the consumer (a group rebalance); pausing holds back only this partition.
+    const resume = pause();
+    const joinsAtFailure = this.joins;
+    this.later(delay, () => {
+      if (consumer !== this.consumer) return;
+      try {
+        // The offsets were not resolved, so the next fetch starts at the batch anyway; the seek makes it explicit.
+        // Skipped after a rebalance: the partition may belong to another member that has moved on.
+        if (this.joins === joinsAtFailure) consumer.seek({ topic, partition, offset: firstOffset });
+        resume();
+      } catch (seekErr) {
+        // The consumer is restarting: it resumes from the committed offset, i.e. this batch, by itself.
+        this.options.log('warn', `KafkaMessageBus: could not resume ${topic}[${partition}]: ${errorMessage(seekErr)}`);
+      }
+    });
+  }
+
+  private later(delayMs: number, action: () => void): void {
+    if (this.stopping !== undefined) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.stopping === undefined) action();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+}
+
+/** withDeadline: `work`, or a rejection naming `what` once `ms` have passed. */
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function disconnectQuietly(client: { disconnect(): Promise<void> }): Promise<void> {
+  try {
+    await client.disconnect();
+  } catch {
+    // Closing: nothing left to do about a connection that will not close cleanly.
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,2 @@
+export * from './span-assembler.service';
+export * from './span-assembler.module';

@@ -1,0 +1,3 @@
+export * from './ingest.service';
+export * from './ingest.controller';
+export * from './ingest.module';

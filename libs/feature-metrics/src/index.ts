@@ -1,0 +1,2 @@
+export * from './metrics-aggregator.service';
+export * from './metrics-aggregator.module';

@@ -1,0 +1,3 @@
+export * from './query.service';
+export * from './query.controller';
+export * from './query.module';

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { env } from './config';
+
+/**
+ * Config shapes shared by the apps: each key is an environment variable, each default is stated once here.
+ * docs/configuration.md lists them all with units and defaults.
+ */
+
+/** httpShape: SKEIN_HTTP_HOST (default 0.0.0.0), SKEIN_LOG_LEVEL (default info). The port is per app. */
+export const httpShape = {
+  SKEIN_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  SKEIN_LOG_LEVEL: env.logLevel(),
+};
+
+/** kafkaShape: brokers (required, comma-separated host:port), client id, and the topic/group name prefix. */
+export const kafkaShape = {
+  SKEIN_KAFKA_BROKERS: env.list(),
+  SKEIN_KAFKA_CLIENT_ID: z.string().min(1).default('skein'),
+  /** SKEIN_TOPIC_PREFIX: prepended to topic and consumer-group names (`<prefix>.skein.spans.v1`); default none. */
+  SKEIN_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
+  /** SKEIN_SPANS_PARTITIONS: partitions of the spans topic when Skein creates it; default 6. */
+  SKEIN_SPANS_PARTITIONS: env.positiveInt(6),
+};
+
+/** elasticsearchShape: URL (required) and the index/template name prefix (default `skein`). */
+export const elasticsearchShape = {
+  SKEIN_ES_URL: env.url(),
+  SKEIN_ES_INDEX_PREFIX: env.prefix('skein'),
+};
+
+/** redisShape: URL (required), key prefix (default `skein`) and minute-window TTL in seconds (default 7 days). */
+export const redisShape = {
+  SKEIN_REDIS_URL: env.url(),
+  SKEIN_REDIS_KEY_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('skein'),
+  SKEIN_METRICS_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
+};
+
+/** ingestShape: request limits of the ingest endpoint. */
+export const ingestShape = {
+  /** SKEIN_MAX_BODY_BYTES: largest compressed request body, bytes; default 8 MiB. */
+  SKEIN_MAX_BODY_BYTES: env.positiveInt(8 * 1024 * 1024),
+  /** SKEIN_MAX_DECOMPRESSED_BYTES: largest body after decompression, bytes; default 64 MiB. */
+  SKEIN_MAX_DECOMPRESSED_BYTES: env.positiveInt(64 * 1024 * 1024),
+  /** SKEIN_MAX_SPANS_PER_BATCH: most spans in one request; default 10000. */
+  SKEIN_MAX_SPANS_PER_BATCH: env.positiveInt(10_000),
+};
+
+/** slaShape: rules file, webhook signing and timing of the SLA checker (times in ms). */
+export const slaShape = {
+  /** SKEIN_SLA_RULES_FILE: path of the YAML rules file (required). */
+  SKEIN_SLA_RULES_FILE: z.string().min(1),
+  /** SKEIN_SLA_WEBHOOK_SECRET: HMAC-SHA256 key signing every alert (required, >= 16 characters). */
+  SKEIN_SLA_WEBHOOK_SECRET: z.string().min(16, 'must have at least 16 characters'),
+  SKEIN_SLA_INTERVAL_MS: env.positiveInt(10_000),
+  SKEIN_SLA_GRACE_MS: env.nonNegativeInt(15_000),
+  SKEIN_SLA_LOOKBACK_MS: env.positiveInt(10 * 60_000),
+  SKEIN_SLA_WEBHOOK_TIMEOUT_MS: env.positiveInt(5_000),
+  SKEIN_SLA_WEBHOOK_ATTEMPTS: env.positiveInt(5),
+};

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * ConfigError: the environment does not describe a valid configuration. The message names every offending
+ * variable, so a service that fails at start says exactly what to fix.
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * loadConfig: validates environment variables against a zod object schema whose keys ARE the variable names
+ * (e.g. `SKEIN_KAFKA_BROKERS`). Defaults live in the schema, nowhere else. Throws {@link ConfigError}.
+ */
+export function loadConfig<S extends z.ZodRawShape>(schema: z.ZodObject<S>, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<S>> {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    // An empty variable means "not set", so `FOO= node main.js` falls back to the default.
+    input[key] = value === '' ? undefined : value;
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return result.data;
+}
+
+/** env: zod helpers for typical environment variables. */
+export const env = {
+  /** port: a TCP port number (0 = any free port). */
+  port: (defaultValue: number) => z.coerce.number().int().min(0).max(65535).default(defaultValue),
+  /** positiveInt: an integer >= 1. */
+  positiveInt: (defaultValue: number) => z.coerce.number().int().min(1).default(defaultValue),
+  /** nonNegativeInt: an integer >= 0. */
+  nonNegativeInt: (defaultValue: number) => z.coerce.number().int().min(0).default(defaultValue),
+  /** list: a comma-separated list of non-empty strings. */
+  list: () =>
+    z
+      .string()
+      .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0))
+      .refine((items) => items.length > 0, 'must list at least one value'),
+  /** url: an http(s) or redis URL. */
+  url: () => z.string().url(),
+  /** prefix: a name prefix for topics, indices or keys: lowercase letters, digits, `-` and `.`. */
+  prefix: (defaultValue: string) => z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'lowercase letters, digits, "-" and "." only').default(defaultValue),
+  /** logLevel: a pino level. */
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# run-all.sh: every test Skein has, from a fresh clone: install, type check, lint, unit tests, then integration
+# tests against real Kafka, Elasticsearch and Redis. When SKEIN_KAFKA_BROKERS, SKEIN_ES_URL and SKEIN_REDIS_URL
+# are all set, those are used; otherwise deploy/local/infra.sh starts local ones and stops them at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CI="${CI:-}"
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "install dependencies"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+# npm runs install scripts only for packages in package.json "allowScripts": make sure the native lz4 really built.
+node -e "require('lz4/lib/binding')" 2>/dev/null || { echo "lz4's native binding is missing: rebuilding"; npm rebuild lz4; node -e "require('lz4/lib/binding')"; }
+
+step "type check"
+npx tsc -p tsconfig.base.json --noEmit
+
+step "lint (module boundaries included)"
+npx eslint . --max-warnings 0
+
+step "unit tests"
+npx jest --selectProjects unit --ci
+
+started_infra=0
+if [ -z "${SKEIN_KAFKA_BROKERS:-}" ] || [ -z "${SKEIN_ES_URL:-}" ] || [ -z "${SKEIN_REDIS_URL:-}" ]; then
+  step "start local Kafka, Elasticsearch and Redis"
+  bash deploy/local/infra.sh up
+  started_infra=1
+  trap 'bash deploy/local/infra.sh down >/dev/null 2>&1 || true' EXIT
+  eval "$(bash deploy/local/infra.sh env)"
+fi
+echo "Kafka ${SKEIN_KAFKA_BROKERS}, Elasticsearch ${SKEIN_ES_URL}, Redis ${SKEIN_REDIS_URL}"
+
+step "integration tests"
+npx jest --selectProjects integration --ci --maxWorkers=2
+
+if [ "$started_infra" = 1 ]; then
+  step "stop local infrastructure"
+fi
