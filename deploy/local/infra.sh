@@ -44,7 +44,7 @@ Usage: ${0##*/} COMMAND
 Env: INFRA_TIMEOUT (s, default 180), INFRA_STOP_TIMEOUT (default 30), INFRA_CACHE_DIR,
      INFRA_RUN_DIR, INFRA_KAFKA_VERSION, INFRA_ES_VERSION, INFRA_KAFKA_PORT,
      INFRA_KAFKA_CONTROLLER_PORT, INFRA_ES_PORT, INFRA_ES_TRANSPORT_PORT, INFRA_REDIS_PORT,
-     INFRA_ES_JAVA_OPTS, INFRA_KAFKA_HEAP_OPTS, INFRA_ES_USER
+     INFRA_ES_JAVA_OPTS, INFRA_KAFKA_HEAP_OPTS, INFRA_ES_USER, INFRA_MVN_ARGS
 EOF
 }
 
@@ -164,7 +164,7 @@ svc_addr() {
 }
 svc_logs() {
   case $1 in
-    kafka) echo "$RUN_DIR/kafka/format.log $RUN_DIR/kafka/kafka.log" ;;
+    kafka) echo "$RUN_DIR/kafka/kafka.log" ;;
     elasticsearch) local d; d=$(es_run_dir); echo "$d/launcher.log $d/logs/skein-local.log" ;;
     redis) echo "$RUN_DIR/redis/redis.log" ;;
   esac
@@ -179,6 +179,7 @@ svc_pid() { # prints the pid of the service's own process if it is alive
   # Pid file missing or stale (ES and Redis delete theirs on exit): look for the process by
   # its unique command-line marker (run-dir path, or Redis' "127.0.0.1:<port>" title).
   [[ $1 != redis || -n ${REDIS_PORT:-} ]] || return 1
+  # shellcheck disable=SC2013  # /proc paths have no spaces
   for f in $(grep -laF -- "$marker" /proc/[0-9]*/cmdline 2>/dev/null); do
     pid=${f#/proc/}; pid=${pid%/cmdline}
     [[ $pid != "$$" && $pid != "${BASHPID:-}" ]] || continue
@@ -195,10 +196,7 @@ svc_pid() { # prints the pid of the service's own process if it is alive
 # process (or, for ES, its launcher) still alive
 svc_alive() {
   svc_pid "$1" >/dev/null && return 0
-  if [[ $1 == elasticsearch ]]; then
-    local l; l=$(read_pid "$(es_run_dir)/launcher.pid" 2>/dev/null) || return 1
-    proc_alive "$l" && return 0
-  fi
+  [[ $1 == elasticsearch ]] && es_launcher_pid >/dev/null && return 0
   return 1
 }
 
@@ -226,11 +224,20 @@ svc_ready() {
 
 svc_running() { svc_pid "$1" >/dev/null && port_open "$(svc_port "$1")"; }
 
-show_logs() {
-  local f
-  for f in $(svc_logs "$1"); do
+show_logs() { # SERVICE [FILE...]: first error lines + last 40 lines of each log
+  local f files
+  if (( $# > 1 )); then files=("${@:2}"); else read -r -a files <<<"$(svc_logs "$1")"; fi
+  for f in "${files[@]}"; do
     [[ -s $f ]] || continue
-    { echo "----- last 40 lines of $f -----"; tail -n 40 "$f"; echo "-----"; } >&2
+    {
+      if grep -qE '(\[| )(ERROR|FATAL)(\]| )' "$f"; then
+        echo "----- first error lines of $f -----"
+        grep -m 8 -E '(\[| )(ERROR|FATAL)(\]| )' "$f" | cut -c1-400
+      fi
+      echo "----- last 40 lines of $f -----"
+      tail -n 40 "$f"
+      echo "-----"
+    } >&2
   done
 }
 
@@ -278,7 +285,7 @@ $deps
 EOF
   rm -f "$list"
   # shellcheck disable=SC2086
-  if ! mvn -B -ntp ${INFRA_MVN_ARGS:-} -f "$dir/pom.xml" \
+  if ! nice -n "${MVN_NICE:-0}" mvn -B -ntp ${INFRA_MVN_ARGS:-} -f "$dir/pom.xml" \
         "org.apache.maven.plugins:maven-antrun-plugin:$ANTRUN_VERSION:run" -Dinfra.list="$list" \
         >"$dir/mvn.log" 2>&1 </dev/null || [[ ! -s $list ]]; then
     tail -n 40 "$dir/mvn.log" >&2
@@ -291,6 +298,8 @@ fetch_kafka() { # Kafka broker + tools jars (without the Connect runtime) -> $KA
   [[ -f $KAFKA_LIBS/.complete ]] && return 0
   local t0=$SECONDS stage="$CACHE_DIR/kafka-$KAFKA_VERSION/libs.tmp.$$" list="$CACHE_DIR/mvn/kafka.list" f
   log "fetching Kafka $KAFKA_VERSION jars with mvn"
+  # niced: on 2 cores this leaves the CPU to the Elasticsearch fetch/start, the critical path
+  local MVN_NICE=10
   local k="<groupId>org.apache.kafka</groupId>"
   mvn_resolve kafka "
     <dependency>$k<artifactId>kafka_$SCALA_VERSION</artifactId><version>$KAFKA_VERSION</version></dependency>
@@ -310,6 +319,7 @@ fetch_kafka() { # Kafka broker + tools jars (without the Connect runtime) -> $KA
   done <"$list"
   ls "$stage"/kafka_"$SCALA_VERSION"-*.jar >/dev/null 2>&1 || { log "ERROR: kafka jar missing after mvn"; return 1; }
   rm -rf "$KAFKA_LIBS"
+  # shellcheck disable=SC2015
   mv "$stage" "$KAFKA_LIBS" && chmod -R a+rX "$CACHE_DIR/kafka-$KAFKA_VERSION" \
     && touch "$KAFKA_LIBS/.complete" || { log "ERROR: could not install Kafka jars into $KAFKA_LIBS"; return 1; }
   log "Kafka $KAFKA_VERSION fetched in $(( SECONDS - t0 ))s ($(( $(wc -l <"$list") )) jars)"
@@ -338,6 +348,7 @@ with zipfile.ZipFile(sys.argv[1]) as z:
             os.chmod(path, mode)
 PY
   fi
+  # shellcheck disable=SC2015
   mv "$x/elasticsearch-$ES_VERSION" "$ES_DIST" && chmod -R a+rX "$ES_DIST" && chmod a+rx "$CACHE_DIR" \
     && touch "$ES_DIST/.complete" || { log "ERROR: could not install Elasticsearch into $ES_DIST"; return 1; }
   rm -rf "$x"
@@ -358,7 +369,7 @@ ensure_redis() {
   command -v apt-get >/dev/null 2>&1 || die "redis-server not installed and apt-get not available"
   mkdir -p "$CACHE_DIR"
   local alog="$CACHE_DIR/apt.log" t0=$SECONDS
-  local apt=(apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0 -y -qq)
+  local apt=(nice -n 10 apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0 -y -qq)
   log "installing redis-server with apt-get (log: $alog)"
   export DEBIAN_FRONTEND=noninteractive
   # Try with the current package lists first; refresh them only if that fails.
@@ -448,7 +459,7 @@ kafka_start() {
     if ! "$java" -Xmx256m -Dlog4j.configuration="file:$d/log4j.properties" -cp "$KAFKA_LIBS/*" \
          kafka.tools.StorageTool format -t "$cid" -c "$d/server.properties" --ignore-formatted \
          >"$d/format.log" 2>&1 </dev/null 9>&-; then
-      log "ERROR: kafka: storage format failed"; show_logs kafka; return 1
+      log "ERROR: kafka: storage format failed"; show_logs kafka "$d/format.log"; return 1
     fi
   fi
   [[ -f $d/kafka.log ]] && mv -f "$d/kafka.log" "$d/kafka.log.prev"
@@ -459,7 +470,7 @@ kafka_start() {
     -Dlog4j.configuration="file:$d/log4j.properties" -Dkafka.logs.dir="$d" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$d/server.properties" \
     </dev/null >"$d/kafka.log" 2>&1 9>&- &
-  local i; for i in $(seq 50); do [[ -s $d/kafka.pid ]] && break; sleep 0.1; done
+  local _; for _ in $(seq 50); do [[ -s $d/kafka.pid ]] && break; sleep 0.1; done
 }
 
 # ---------------------------------------------------------------- elasticsearch
@@ -476,26 +487,29 @@ es_prepare_paths() {
         || die "could not create system user $ES_USER"
     fi
     mkdir -p "$RUN_DIR"; chmod a+rx "$RUN_DIR"
-    if ! runuser -u "$ES_USER" -- test -x "$ES_DIST/bin/elasticsearch" -a -x "$RUN_DIR" 2>/dev/null; then
-      local base
-      base="/var/tmp/skein-infra-$(printf %s "$RUN_DIR" | cksum | cut -d' ' -f1)"
-      log "elasticsearch: $ES_USER cannot read $REPO_ROOT; using $base"
-      mkdir -p "$base"; chmod 755 "$base"
+    local base
+    base="/var/tmp/skein-infra-$(printf %s "$RUN_DIR" | cksum | cut -d' ' -f1)"
+    if ! runuser -u "$ES_USER" -- test -x "$ES_DIST/bin/elasticsearch" 2>/dev/null; then
+      log "elasticsearch: $ES_USER cannot read $ES_DIST; using a copy in $base"
+      mkdir -p "$base" && chmod 755 "$base" || return 1
       if [[ ! -f $base/elasticsearch-$ES_VERSION/.complete ]]; then
         rm -rf "$base/elasticsearch-$ES_VERSION"
-        cp -a "$ES_DIST" "$base/elasticsearch-$ES_VERSION"
+        cp -a "$ES_DIST" "$base/elasticsearch-$ES_VERSION" || return 1
       fi
       ES_HOME="$base/elasticsearch-$ES_VERSION"
+    fi
+    if ! runuser -u "$ES_USER" -- test -x "$RUN_DIR" 2>/dev/null; then
+      log "elasticsearch: $ES_USER cannot reach $RUN_DIR; keeping its data/logs in $base/run"
+      mkdir -p "$base/run" && chmod 755 "$base" "$base/run" || return 1
       ES_RUN="$base/run/elasticsearch"
-      mkdir -p "$base/run"; chmod 755 "$base/run"
     fi
   fi
   echo "$ES_RUN" >"$RUN_DIR/es-run-dir"
 }
 
 es_start() {
-  es_prepare_paths
-  local d="$ES_RUN" jhome es_java_home=""
+  es_prepare_paths || { log "ERROR: elasticsearch: cannot prepare its directories"; return 1; }
+  local d="$ES_RUN" es_java_home=""
   mkdir -p "$d/config" "$d/data" "$d/logs" "$d/tmp" || return 1
   if [[ ! -f $d/config/jvm.options ]]; then
     cp -a "$ES_HOME/config/." "$d/config/" || return 1
@@ -548,7 +562,7 @@ redis_start() {
        --dir "$d/data" --save '' --appendonly no --logfile "$d/redis.log" </dev/null 9>&-; then
     log "ERROR: redis: redis-server failed to launch"; show_logs redis; return 1
   fi
-  local i; for i in $(seq 50); do [[ -s $d/redis.pid ]] && break; sleep 0.1; done
+  local _; for _ in $(seq 50); do [[ -s $d/redis.pid ]] && break; sleep 0.1; done
 }
 
 # ---------------------------------------------------------------- lifecycle
@@ -590,18 +604,26 @@ start_and_wait() { # SERVICE: start unless already running/starting, then wait f
   wait_ready "$svc" "$t0"
 }
 
+es_launcher_pid() { # the runuser/CLI launcher of ES, while it is alive
+  local l
+  l=$(read_pid "$(es_run_dir)/launcher.pid" 2>/dev/null) || return 1
+  proc_alive "$l" "ES_PATH_CONF=$(es_run_dir)/config" || return 1
+  echo "$l"
+}
+
 stop_services() { # SERVICE... : SIGTERM, wait STOP_TIMEOUT, then SIGKILL
-  local svc pid pids=() names=()
-  for svc in "$@"; do
-    if pid=$(svc_pid "$svc"); then pids+=("$pid"); names+=("$svc"); fi
-    if [[ $svc == elasticsearch ]]; then
-      pid=$(read_pid "$(es_run_dir)/launcher.pid" 2>/dev/null) && proc_alive "$pid" && pids+=("$pid") && names+=("$svc-launcher")
-    fi
-  done
-  if (( ${#pids[@]} )); then
-    log "stopping ${names[*]}"
+  local svc pid pids names left deadline _
+  # Several rounds: a launcher killed mid-start may still spawn/leave a server process.
+  for _ in 1 2 3; do
+    pids=() names=()
+    for svc in "$@"; do
+      if pid=$(svc_pid "$svc"); then pids+=("$pid"); names+=("$svc"); fi
+      if [[ $svc == elasticsearch ]] && pid=$(es_launcher_pid); then pids+=("$pid"); names+=("$svc-launcher"); fi
+    done
+    (( ${#pids[@]} )) || break
+    log "stopping ${names[*]} (pid ${pids[*]})"
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    local deadline=$(( SECONDS + STOP_TIMEOUT )) left
+    deadline=$(( SECONDS + STOP_TIMEOUT ))
     while :; do
       left=()
       for pid in "${pids[@]}"; do proc_alive "$pid" && left+=("$pid"); done
@@ -609,7 +631,7 @@ stop_services() { # SERVICE... : SIGTERM, wait STOP_TIMEOUT, then SIGKILL
       if (( SECONDS >= deadline )); then
         log "still running after ${STOP_TIMEOUT}s, sending SIGKILL to ${left[*]}"
         kill -KILL "${left[@]}" 2>/dev/null || true
-        local i; for i in $(seq 100); do
+        for _ in $(seq 100); do
           left=(); for pid in "${pids[@]}"; do proc_alive "$pid" && left+=("$pid"); done
           (( ${#left[@]} )) || break; sleep 0.1
         done
@@ -618,10 +640,11 @@ stop_services() { # SERVICE... : SIGTERM, wait STOP_TIMEOUT, then SIGKILL
       fi
       sleep 0.2
     done
-  fi
+    sleep 0.5
+  done
   for svc in "$@"; do
     rm -f "$(svc_pidfile "$svc")"
-    [[ $svc == elasticsearch ]] && rm -f "$(es_run_dir)/launcher.pid"
+    if [[ $svc == elasticsearch ]]; then rm -f "$(es_run_dir)/launcher.pid"; fi
   done
   return 0
 }
@@ -670,7 +693,9 @@ cmd_down() {
   load_ports || true
   stop_services "${ALL_SERVICES[@]}"
   local esd; esd=$(es_run_dir)
-  if [[ $esd != "$RUN_DIR"/* ]]; then rm -rf "$esd"; fi
+  if [[ $esd != "$RUN_DIR"/* ]]; then # fallback location under /var/tmp
+    rm -rf "$esd"; rmdir "$(dirname "$esd")" "$(dirname "$(dirname "$esd")")" 2>/dev/null || true
+  fi
   rm -rf "$RUN_DIR"
   log "down: stopped and removed $RUN_DIR"
 }

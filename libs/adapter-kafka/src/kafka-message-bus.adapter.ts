@@ -74,7 +74,7 @@ export class KafkaMessageBus implements MessageBus {
   private readonly options: ResolvedOptions;
   private readonly kafka: Kafka;
   private producerSlot: ProducerSlot | undefined;
-  private adminConnection: Promise<Admin> | undefined;
+  private adminClient: { admin: Admin; connected: Promise<Admin> } | undefined;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private closing: Promise<void> | undefined;
 
@@ -96,6 +96,7 @@ export class KafkaMessageBus implements MessageBus {
       maxRedeliveryBackoffMs: 10_000,
       readyTimeoutMs: 2_000,
       ...definedOnly(options),
+      brokers: options.brokers,
       log: options.log ?? (() => undefined),
     };
     registerLz4Codec();
@@ -137,6 +138,7 @@ export class KafkaMessageBus implements MessageBus {
 
   /** deleteTopics: deletes topics (test clean-up); unknown topics are ignored. */
   async deleteTopics(topics: string[]): Promise<void> {
+    this.assertOpen();
     if (topics.length === 0) return;
     const admin = await this.admin();
     const existing = new Set(await admin.listTopics());
@@ -223,11 +225,12 @@ export class KafkaMessageBus implements MessageBus {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     const slot = this.producerSlot;
     this.producerSlot = undefined;
-    const admin = this.adminConnection;
-    this.adminConnection = undefined;
+    const admin = this.adminClient?.admin;
+    this.adminClient = undefined;
+    // Not waiting for a connect still in progress (kafkajs keeps retrying an unreachable broker for seconds).
     await Promise.all([
       slot === undefined ? undefined : disconnectQuietly(slot.producer),
-      admin?.then(disconnectQuietly, () => undefined),
+      admin === undefined ? undefined : disconnectQuietly(admin),
     ]);
   }
 
@@ -265,15 +268,17 @@ export class KafkaMessageBus implements MessageBus {
   }
 
   private admin(): Promise<Admin> {
-    if (this.adminConnection === undefined) {
+    if (this.closing !== undefined) return Promise.reject(new Error('KafkaMessageBus: the bus is closed'));
+    if (this.adminClient === undefined) {
       const admin = this.kafka.admin();
-      const connection = admin.connect().then(() => admin);
-      connection.catch(() => {
-        if (this.adminConnection === connection) this.adminConnection = undefined;
+      const client = { admin, connected: admin.connect().then(() => admin) };
+      // A failed connect fails its callers; the next call starts over.
+      client.connected.catch(() => {
+        if (this.adminClient === client) this.adminClient = undefined;
       });
-      this.adminConnection = connection;
+      this.adminClient = client;
     }
-    return this.adminConnection;
+    return this.adminClient.connected;
   }
 
   private forwardKafkaLog(entry: LogEntry): void {

@@ -1,5 +1,11 @@
 import { MINUTE_MS, MetricKey, MetricStore, MinuteWindow, StreamCheckpoint, mergeWindow } from '@skein/domain';
 
+/**
+ * MAX_MEMORY_WINDOW_RANGE_MINUTES: the most minute starts one getWindows call may span (a 24-hour span, both ends
+ * inclusive). The same limit as the Redis store, so code that works embedded does not fail against Redis.
+ */
+export const MAX_MEMORY_WINDOW_RANGE_MINUTES = 1441;
+
 /** MemoryMetricStoreOptions: retention of the in-memory windows. */
 export interface MemoryMetricStoreOptions {
   /** windowTtlMs: a window is dropped this long after its last update, milliseconds. Default 7 days (as Redis). */
@@ -74,6 +80,12 @@ export class MemoryMetricStore implements MetricStore {
 
   async getWindows(key: MetricKey, fromMinute: number, toMinute: number): Promise<MinuteWindow[]> {
     this.assertOpen();
+    const first = Math.ceil(fromMinute / MINUTE_MS) * MINUTE_MS;
+    const last = Math.floor(toMinute / MINUTE_MS) * MINUTE_MS;
+    const count = (last - first) / MINUTE_MS + 1;
+    if (count > MAX_MEMORY_WINDOW_RANGE_MINUTES) {
+      throw new RangeError(`getWindows range of ${count} minutes exceeds the maximum of ${MAX_MEMORY_WINDOW_RANGE_MINUTES}; query in smaller ranges`);
+    }
     const now = this.now();
     const out: MinuteWindow[] = [];
     for (const [minute, stored] of this.windows.get(keyId(key)) ?? []) {

@@ -1,4 +1,3 @@
-// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only import of the shared contract suite (adapters never import testing at runtime)
 import { threeServiceTrace, traceStoreContract } from '@skein/testing';
 import { MemoryTraceStore } from './memory-trace-store.adapter';
 

@@ -6,8 +6,11 @@ import { deleteKeysWithPrefix, pingWithin, quit } from './redis-key-cleanup';
 /** DEFAULT_WINDOW_TTL_SECONDS: how long a minute window key lives after its last update (7 days, in seconds). */
 export const DEFAULT_WINDOW_TTL_SECONDS = 7 * 24 * 3600;
 
-/** MAX_WINDOW_RANGE_MINUTES: the most minutes one getWindows call may read (1440 = one day of HGETALLs). */
-export const MAX_WINDOW_RANGE_MINUTES = 1440;
+/**
+ * MAX_WINDOW_RANGE_MINUTES: the most minute starts one getWindows call may read (one HGETALL each): 1441, i.e. a
+ * 24-hour span with both ends inclusive, the widest range query-api accepts. MemoryMetricStore enforces the same.
+ */
+export const MAX_WINDOW_RANGE_MINUTES = 1441;
 
 /** RedisMetricStoreOptions: how to reach Redis and how to lay out and age the keys. */
 export interface RedisMetricStoreOptions {
@@ -149,6 +152,7 @@ export class RedisMetricStore implements MetricStore {
     return windows;
   }
 
+  // Sets are unordered; sort() gives UTF-16 code-unit order, the same as MemoryMetricStore.
   async listServices(): Promise<string[]> {
     return (await this.redis.smembers(RedisKeys.services(this.prefix))).sort();
   }

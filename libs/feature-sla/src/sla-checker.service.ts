@@ -12,7 +12,7 @@ export interface SlaCheckerOptions {
   intervalMs: number;
   /** graceMs: a minute is closed this long after it ends, so late spans are counted first. */
   graceMs: number;
-  /** lookbackMs: how far back a rule with no stored state starts evaluating. */
+  /** lookbackMs: how far back a rule with no stored state (or one stale after an outage) starts evaluating; at most one day. */
   lookbackMs: number;
   webhook: WebhookOptions;
   registry: Registry;
@@ -67,9 +67,12 @@ export class SlaCheckerService {
     // The newest closed minute: its end plus the grace period has passed.
     const lastClosed = Math.floor((now - this.options.graceMs) / MINUTE_MS) * MINUTE_MS - MINUTE_MS;
     const stored = await this.options.states.get(rule.name);
-    const initial: SlaState = stored ?? { breached: false, lastMinute: Math.floor((now - this.options.lookbackMs) / MINUTE_MS) * MINUTE_MS - MINUTE_MS };
+    // Never look further back than lookbackMs: after a long outage the checker resumes at recent minutes
+    // instead of asking the store for days of windows.
+    const oldest = Math.floor((now - this.options.lookbackMs) / MINUTE_MS) * MINUTE_MS;
+    const initial: SlaState = stored ?? { breached: false, lastMinute: oldest - MINUTE_MS };
     if (lastClosed <= initial.lastMinute) return;
-    const from = initial.lastMinute + MINUTE_MS;
+    const from = Math.max(initial.lastMinute + MINUTE_MS, oldest);
     const windows = await this.options.metrics.getWindows({ service: rule.service, operation: rule.operation }, from, lastClosed);
     const byMinute = new Map(windows.map((window) => [window.minute, window]));
     let state = initial;

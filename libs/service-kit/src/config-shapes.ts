@@ -53,7 +53,8 @@ export const slaShape = {
   SKEIN_SLA_WEBHOOK_SECRET: z.string().min(16, 'must have at least 16 characters'),
   SKEIN_SLA_INTERVAL_MS: env.positiveInt(10_000),
   SKEIN_SLA_GRACE_MS: env.nonNegativeInt(15_000),
-  SKEIN_SLA_LOOKBACK_MS: env.positiveInt(10 * 60_000),
+  /** SKEIN_SLA_LOOKBACK_MS: how far back evaluation starts for a new or stale rule, ms; default 10 min, at most 1 day. */
+  SKEIN_SLA_LOOKBACK_MS: env.positiveInt(10 * 60_000).pipe(z.number().max(24 * 3_600_000, 'at most one day (86400000)')),
   SKEIN_SLA_WEBHOOK_TIMEOUT_MS: env.positiveInt(5_000),
   SKEIN_SLA_WEBHOOK_ATTEMPTS: env.positiveInt(5),
 };

@@ -1,3 +1,4 @@
+import * as lz4 from 'lz4';
 import { Span } from '../span/span.model';
 import { FIXED_IDS, TRACE_A, TRACE_B, fixedThreeServiceTrace, makeSpan, mulberry32, spanIdOf } from '../testing/span-fixtures';
 import {
@@ -13,10 +14,6 @@ import {
   groupByTrace,
   parseSpanBatch,
 } from './span-batch.codec';
-
-// `lz4` is a native addon and jest.config.js lists no 'node' in moduleFileExtensions, so jest's resolver cannot
-// load its `.node` files: load the real package with Node's own require. Harmless once the config lists 'node'.
-jest.mock('lz4', () => (process.getBuiltinModule('node:module') as typeof import('node:module')).createRequire(__filename)('lz4'));
 
 const LZ4_MAGIC = Buffer.from([0x04, 0x22, 0x4d, 0x18]);
 
@@ -91,6 +88,46 @@ describe('lz4 frames', () => {
     expect(decompressLz4Frame(compressLz4Frame(data), data.length).equals(data)).toBe(true);
   });
 
+  describe('frames written with other options', () => {
+    const data = pseudoRandomText(200_000, 3);
+    const variants: [string, Buffer][] = [
+      ['64 KiB blocks, some stored uncompressed', lz4.encode(data, { blockMaxSize: 64 * 1024 })],
+      ['no content checksum', lz4.encode(data, { blockMaxSize: 64 * 1024, streamChecksum: false })],
+      ['256 KiB blocks', lz4.encode(data, { blockMaxSize: 256 * 1024 })],
+    ];
+
+    it.each(variants)('round-trips a frame with %s', (_label, frame) => {
+      expect(decompressLz4Frame(frame, data.length).equals(data)).toBe(true);
+    });
+
+    it('stores incompressible 64 KiB blocks uncompressed (high bit of the block size set)', () => {
+      const frame = variants[0]?.[1] as Buffer;
+      expect(frame.readUInt32LE(7)).toBe(0x8001_0000); // stored flag + 65,536 bytes
+    });
+
+    it.each(variants)('rejects a frame with %s truncated anywhere as corrupt_lz4', (_label, frame) => {
+      const cuts = [7, 8, 11, 12, 1_000, 65_546, 65_547, 65_550, frame.length - 5, frame.length - 4, frame.length - 1];
+      for (const length of cuts) {
+        expect({ length, reason: reasonOf(() => decompressLz4Frame(frame.subarray(0, length), data.length)) }).toEqual({ length, reason: 'corrupt_lz4' });
+      }
+    });
+
+    it('rejects a frame that declares a preset dictionary as corrupt_lz4', () => {
+      const frame = Buffer.from(variants[0]?.[1] as Buffer);
+      frame[4] = (frame[4] as number) | 0x01;
+      const err = rejection(() => decompressLz4Frame(frame, data.length));
+      expect(err.reason).toBe('corrupt_lz4');
+      expect(err.message).toBe('body is not a valid LZ4 frame: dictionary ids are not supported');
+    });
+
+    it('names the structural problem in the message', () => {
+      const frame = variants[0]?.[1] as Buffer;
+      expect(rejection(() => decompressLz4Frame(frame.subarray(0, frame.length - 8), data.length)).message).toBe('body is not a valid LZ4 frame: frame is truncated (end mark missing)');
+      expect(rejection(() => decompressLz4Frame(frame.subarray(0, frame.length - 2), data.length)).message).toBe('body is not a valid LZ4 frame: frame is truncated (content checksum missing)');
+      expect(rejection(() => decompressLz4Frame(Buffer.concat([frame, Buffer.from([9, 9, 9])]), data.length)).message).toBe('body is not a valid LZ4 frame: 3 byte(s) after the end of the frame');
+    });
+  });
+
   it('accepts a decompressed size equal to the limit and rejects one byte more as too_large', () => {
     const data = Buffer.from('x'.repeat(1000));
     const frame = compressLz4Frame(data);
@@ -101,7 +138,8 @@ describe('lz4 frames', () => {
   });
 
   describe('corrupt input is a corrupt_lz4 rejection', () => {
-    const data = Buffer.from(JSON.stringify({ spans: fixedThreeServiceTrace() }));
+    // One span keeps the frame small: every decode attempt allocates a 4 MiB block buffer.
+    const data = Buffer.from(JSON.stringify({ spans: [makeSpan()] }));
     const frame = compressLz4Frame(data);
 
     it('an empty body and a body shorter than a frame header', () => {

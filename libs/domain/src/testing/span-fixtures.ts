@@ -1,9 +1,9 @@
 import { Span } from '../span/span.model';
 
 /**
- * Test-only builders for the domain specs (not exported from the library). Deterministic ids and times, so
- * assertions can name exact values. `@skein/testing` is not used here: the module-boundary rule forbids a
- * `type:domain` project from depending on a `type:testing` one.
+ * Test-only builders for the domain specs (not exported from the library). Unlike `threeServiceTrace()` from
+ * `@skein/testing` (random ids, start time from the clock), ids and times here are fixed, so assertions can
+ * name exact values.
  */
 
 /** T0_US: 2026-01-15T10:20:00.000Z in microseconds since the epoch, the start of a minute. */

@@ -25,18 +25,20 @@ function byStart(a: TraceNode, b: TraceNode): number {
 /**
  * assembleTrace: builds the span tree of one trace from parent ids, and gives every span an EagleEye-style
  * RpcId: the root is `0`, its children `0.1`, `0.2`, … by start time. An RpcId sent by the SDK is kept.
- * Duplicate spanIds keep the first span; a parent cycle is broken by treating the span as an orphan.
+ * Duplicate spanIds keep the first span; a parent cycle is broken by treating the spans on it as orphans.
+ * Linear in the number of spans and without recursion, so a very deep call chain cannot overflow the stack.
  */
 export function assembleTrace(spans: Span[]): AssembledTrace {
   const nodes = new Map<string, TraceNode>();
   for (const span of spans) {
     if (!nodes.has(span.spanId)) nodes.set(span.spanId, { span: { ...span, rpcId: span.rpcId ?? '' }, orphan: false, depth: 0, children: [] });
   }
+  const onCycle = parentCycleMembers(nodes);
   const roots: TraceNode[] = [];
   for (const node of nodes.values()) {
     const parentId = node.span.parentSpanId;
     const parent = parentId === undefined ? undefined : nodes.get(parentId);
-    if (parent === undefined || createsCycle(nodes, node, parent)) {
+    if (parent === undefined || onCycle.has(node.span.spanId)) {
       node.orphan = parentId !== undefined;
       roots.push(node);
     } else parent.children.push(node);
@@ -44,39 +46,53 @@ export function assembleTrace(spans: Span[]): AssembledTrace {
   roots.sort((a, b) => Number(a.orphan) - Number(b.orphan) || byStart(a, b));
   let maxDepth = 0;
   let orphanCount = 0;
-  const visit = (node: TraceNode, depth: number, rpcId: string) => {
+  // Orphans get `?` RpcIds: their true position in the tree is unknown.
+  const pending = roots.map((root, index) => ({ node: root, depth: 0, rpcId: root.orphan ? `?${index}` : index === 0 ? '0' : `0~${index}` })).reverse();
+  // Depth-first with an explicit stack: a node's RpcId is final before its children are numbered from it.
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { node, depth, rpcId } = next;
     node.depth = depth;
     if (node.span.rpcId === '') node.span.rpcId = rpcId;
     if (node.orphan) orphanCount++;
     maxDepth = Math.max(maxDepth, depth);
     node.children.sort(byStart);
-    node.children.forEach((child, index) => visit(child, depth + 1, `${node.span.rpcId}.${index + 1}`));
-  };
-  // Orphans get `?` RpcIds: their true position in the tree is unknown.
-  roots.forEach((root, index) => visit(root, 0, root.orphan ? `?${index}` : index === 0 ? '0' : `0~${index}`));
+    for (let index = node.children.length - 1; index >= 0; index--) {
+      pending.push({ node: node.children[index] as TraceNode, depth: depth + 1, rpcId: `${node.span.rpcId}.${index + 1}` });
+    }
+  }
   return { traceId: spans[0]?.traceId ?? '', roots, spanCount: nodes.size, orphanCount, maxDepth };
 }
 
-function createsCycle(nodes: Map<string, TraceNode>, node: TraceNode, parent: TraceNode): boolean {
-  const seen = new Set<string>([node.span.spanId]);
-  let current: TraceNode | undefined = parent;
-  while (current !== undefined) {
-    if (seen.has(current.span.spanId)) return true;
-    seen.add(current.span.spanId);
-    const next: string | undefined = current.span.parentSpanId;
-    current = next === undefined ? undefined : nodes.get(next);
+/**
+ * parentCycleMembers: the spanIds that lie on a cycle of parent ids (following parents from the span leads back
+ * to it). A span merely below a cycle is not on it: its parent is present, so it stays attached.
+ */
+function parentCycleMembers(nodes: Map<string, TraceNode>): Set<string> {
+  const members = new Set<string>();
+  // 1: on the walk in progress; 2: walked before (its ancestors are known).
+  const state = new Map<string, 1 | 2>();
+  for (const start of nodes.keys()) {
+    const path: string[] = [];
+    let id: string | undefined = start;
+    while (id !== undefined && state.get(id) === undefined && nodes.has(id)) {
+      state.set(id, 1);
+      path.push(id);
+      id = nodes.get(id)?.span.parentSpanId;
+    }
+    if (id !== undefined && state.get(id) === 1) path.slice(path.indexOf(id)).forEach((member) => members.add(member));
+    for (const member of path) state.set(member, 2);
   }
-  return false;
+  return members;
 }
 
 /** flattenTrace: the assembled spans in depth-first (waterfall) order. */
 export function flattenTrace(trace: AssembledTrace): TraceNode[] {
   const out: TraceNode[] = [];
-  const walk = (node: TraceNode) => {
+  const pending = [...trace.roots].reverse();
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
     out.push(node);
-    node.children.forEach(walk);
-  };
-  trace.roots.forEach(walk);
+    for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as TraceNode);
+  }
   return out;
 }
 

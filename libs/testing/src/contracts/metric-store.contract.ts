@@ -225,6 +225,16 @@ export function metricStoreContract(name: string, factory: () => Promise<MetricS
       expect(windows[0]).toMatchObject({ service: key.service, operation: key.operation, calls: 1, totalDurationUs: 2_000 });
     });
 
+    it('serves a 24-hour range (1441 minute starts, both ends inclusive) and refuses a wider one', async () => {
+      const tag = uniqueName('day');
+      const key = { service: `${tag}/svc`, operation: 'op' };
+      const spans = [0, 1440].map((i) => entrySpan(key, M + i * MINUTE_MS, 0, 1_000));
+      expect(await store.applyWindows(aggregate(spans), { stream: `${tag}-stream`, offset: 1 })).toBe(true);
+      const day = await store.getWindows(key, M, M + 1440 * MINUTE_MS);
+      expect(day.map((w) => w.minute)).toEqual([M, M + 1440 * MINUTE_MS]);
+      await expect(store.getWindows(key, M - MINUTE_MS, M + 1440 * MINUTE_MS)).rejects.toThrow(/exceeds the maximum/);
+    });
+
     it("keeps names with ':', spaces, percent signs, glob characters and unicode apart", async () => {
       const tag = uniqueName('names');
       const keys: MetricKey[] = [

@@ -1,0 +1,158 @@
+import { CompressionCodecs, CompressionTypes, Kafka, Partitioners, logLevel } from 'kafkajs';
+import { MessageBus } from '@skein/domain';
+import { KafkaMessageBus, KafkaMessageBusOptions } from '@skein/adapter-kafka';
+import { eventually, infraFromEnv, messageBusContract, uniqueName } from '@skein/testing';
+
+// Tuned for a single local broker (group.initial.rebalance.delay.ms=0): quick joins, quick stops, and a publish
+// that gives up after a few seconds (the missing-topic test waits that long).
+const fastOptions = (): KafkaMessageBusOptions => ({
+  brokers: infraFromEnv().kafkaBrokers,
+  clientId: uniqueName('skein-contract'),
+  sessionTimeoutMs: 6_000,
+  rebalanceTimeoutMs: 6_000,
+  heartbeatIntervalMs: 500,
+  maxWaitTimeMs: 200,
+  publishTimeoutMs: 3_000,
+  subscribeTimeoutMs: 30_000,
+});
+
+/** deleteTopics: removes what a test created, through a bus of its own (the tested one is closed by then). */
+async function deleteTopics(topics: Iterable<string>): Promise<void> {
+  const admin = new KafkaMessageBus(fastOptions());
+  try {
+    await admin.deleteTopics([...topics]);
+  } finally {
+    await admin.close();
+  }
+}
+
+describe('KafkaMessageBus (Kafka specifics)', () => {
+  let bus: KafkaMessageBus;
+  const created: string[] = [];
+
+  beforeAll(() => {
+    bus = new KafkaMessageBus(fastOptions());
+  });
+
+  afterAll(async () => {
+    await bus?.close();
+    if (created.length > 0) await deleteTopics(created);
+  });
+
+  const newTopic = async (config: Record<string, string> = {}): Promise<string> => {
+    const topic = uniqueName('kafka-bus');
+    created.push(topic);
+    await bus.ensureTopics([{ topic, partitions: 2, config }]);
+    return topic;
+  };
+
+  // Runs first in the file: kafkajs keeps retrying an unreachable broker in the background for ~10 s after
+  // close(), which would otherwise keep jest from exiting.
+  it('is not ready, and publish rejects within its deadline, when no broker answers', async () => {
+    const unreachable = new KafkaMessageBus({ brokers: ['127.0.0.1:1'], connectionTimeoutMs: 500, publishTimeoutMs: 1_500, readyTimeoutMs: 1_000 });
+    try {
+      let started = Date.now();
+      expect(await unreachable.ready()).toBe(false);
+      expect(Date.now() - started).toBeLessThan(2_500);
+      started = Date.now();
+      await expect(unreachable.publish('skein.nowhere', [{ key: 'k', value: Buffer.from('v') }])).rejects.toThrow(
+        /KafkaMessageBus: publishing 1 message\(s\) to "skein.nowhere" failed/,
+      );
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await unreachable.close();
+    }
+  });
+
+  it('produces and consumes LZ4 batches through the registered codec (the broker validates them)', async () => {
+    const topic = await newTopic({ 'compression.type': 'lz4' });
+    // The codec the bus registered with kafkajs (kafkajs looks it up on every batch).
+    const codec = CompressionCodecs[CompressionTypes.LZ4]() as { compress: () => Promise<Buffer>; decompress: () => Promise<Buffer> };
+    const encode = jest.spyOn(codec, 'compress');
+    const decode = jest.spyOn(codec, 'decompress');
+    try {
+      const values = Array.from({ length: 50 }, (_, i) => `{"v":1,"traceId":"t${i}","spans":[${'{"x":1},'.repeat(50)}{}]}`);
+      await bus.publish(topic, values.map((v, i) => ({ key: `t${i}`, value: Buffer.from(v) })));
+      expect(encode).toHaveBeenCalled();
+      const got = new Set<string>();
+      const subscription = await bus.subscribe({ topic, groupId: uniqueName('group') }, async (batch) => {
+        batch.records.forEach((r) => got.add(r.value.toString()));
+      });
+      await eventually(() => expect(got.size).toBe(values.length));
+      expect(decode).toHaveBeenCalled();
+      await subscription.stop();
+    } finally {
+      encode.mockRestore();
+      decode.mockRestore();
+    }
+  });
+
+  it('skips tombstones (null values) and still commits past them', async () => {
+    const topic = await newTopic();
+    const kafka = new Kafka({ brokers: infraFromEnv().kafkaBrokers, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    try {
+      await producer.send({
+        topic,
+        messages: [
+          { key: 'k', value: null },
+          { key: 'k', value: 'after-tombstone' },
+          { key: null, value: 'no-key' },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const records: Array<{ key: string | undefined; value: string }> = [];
+    const subscription = await bus.subscribe({ topic, groupId: uniqueName('group') }, async (batch) => {
+      batch.records.forEach((r) => records.push({ key: r.key, value: r.value.toString() }));
+    });
+    await eventually(() => expect(records).toHaveLength(2));
+    expect(records).toEqual(expect.arrayContaining([{ key: 'k', value: 'after-tombstone' }, { key: undefined, value: 'no-key' }]));
+    await eventually(async () => expect(await subscription.lag()).toBe(0));
+    await subscription.stop();
+  });
+
+  it('keeps a failing partition back while the other partitions flow', async () => {
+    const topic = await newTopic();
+    const delivered = new Set<string>();
+    let failures = 0;
+    const subscription = await bus.subscribe({ topic, groupId: uniqueName('group') }, async (batch) => {
+      // Keys "poison-…" fail three times (backoff 0.5 s, 1 s, 2 s); everything else is handled.
+      if (batch.records.some((r) => r.key?.startsWith('poison')) && failures < 3) {
+        failures += 1;
+        throw new Error('poison (expected by the test)');
+      }
+      batch.records.forEach((r) => delivered.add(r.value.toString()));
+    });
+    await bus.publish(topic, [{ key: 'poison-1', value: Buffer.from('poison') }]);
+    const healthy = Array.from({ length: 40 }, (_, i) => `ok-${i}`);
+    const started = Date.now();
+    await bus.publish(topic, healthy.map((v) => ({ key: v, value: Buffer.from(v) })));
+    // Messages on the other partition arrive long before the poisoned one recovers (≥ 3.5 s of backoff).
+    await eventually(() => expect(healthy.filter((v) => delivered.has(v)).length).toBeGreaterThan(0));
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await eventually(() => expect(delivered.has('poison')).toBe(true));
+    expect(failures).toBe(3);
+    for (const v of healthy) expect(delivered.has(v)).toBe(true);
+    await subscription.stop();
+  });
+});
+
+messageBusContract('KafkaMessageBus', async () => {
+  const bus = new KafkaMessageBus(fastOptions());
+  const created = new Set<string>();
+  // Remembers the topics the contract creates, to delete them afterwards.
+  const tracking: MessageBus = {
+    ensureTopics: async (topics) => {
+      topics.forEach((t) => created.add(t.topic));
+      await bus.ensureTopics(topics);
+    },
+    publish: (topic, messages) => bus.publish(topic, messages),
+    subscribe: (options, handler) => bus.subscribe(options, handler),
+    ready: () => bus.ready(),
+    close: () => bus.close(),
+  };
+  return { bus: tracking, cleanup: () => deleteTopics(created) };
+});
