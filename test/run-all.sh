@@ -19,6 +19,8 @@ step "type check"
 npx tsc -p tsconfig.base.json --noEmit
 
 step "lint (module boundaries included)"
+# The boundary rule reads the Nx project graph: build it first, or the rule has nothing to check against.
+NX_DAEMON=false npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
 
 step "unit tests"

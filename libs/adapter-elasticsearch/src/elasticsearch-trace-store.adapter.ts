@@ -206,9 +206,12 @@ export class ElasticsearchTraceStore implements TraceStore {
     });
   }
 
+  /** ready: Elasticsearch answers cluster health within {@link READY_TIMEOUT_MS} and the cluster is not red. */
   async ready(): Promise<boolean> {
     try {
-      return await this.client.ping({}, { requestTimeout: READY_TIMEOUT_MS, maxRetries: 0 });
+      // Not ping (HEAD /): the integ-test-zip distribution has no root endpoint and answers it 405.
+      const health = await this.client.cluster.health({}, { requestTimeout: READY_TIMEOUT_MS, maxRetries: 0 });
+      return health.status !== 'red';
     } catch {
       return false;
     }

@@ -1,5 +1,8 @@
-import { decode, encode } from 'lz4';
+import { compressLz4Frame, decompressLz4Frame } from '@skein/domain';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+
+/** MAX_RECORD_SET_BYTES: largest decompressed record set accepted from the broker (256 MiB), a guard against a corrupt frame. */
+export const MAX_RECORD_SET_BYTES = 256 * 1024 * 1024;
 
 /**
  * lz4Codec: the LZ4 codec in the shape kafkajs expects. Kafka record batches (magic v2) carry standard LZ4
@@ -8,11 +11,14 @@ import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 export const lz4Codec = {
   /** compress: kafkajs hands over its encoder; the bytes to compress are its `buffer`. */
   async compress(encoder: { buffer: Buffer }): Promise<Buffer> {
-    return encode(encoder.buffer);
+    return compressLz4Frame(encoder.buffer);
   },
-  /** decompress: one compressed record set → its raw bytes. */
+  /**
+   * decompress: one compressed record set → its raw bytes. Goes through the domain's checked frame decoder: the
+   * `lz4` package alone can hang or crash the process on a malformed frame.
+   */
   async decompress(buffer: Buffer): Promise<Buffer> {
-    return decode(buffer);
+    return decompressLz4Frame(buffer, MAX_RECORD_SET_BYTES);
   },
 };
 
