@@ -24,7 +24,8 @@ NX_DAEMON=false npx nx show projects >/dev/null
 npx eslint . --max-warnings 0
 
 step "unit tests"
-npx jest --selectProjects unit --ci
+results="$(mktemp -d)"
+npx jest --selectProjects unit --ci --json --outputFile="$results/unit.json"
 
 started_infra=0
 if [ -z "${SKEIN_KAFKA_BROKERS:-}" ] || [ -z "${SKEIN_ES_URL:-}" ] || [ -z "${SKEIN_REDIS_URL:-}" ]; then
@@ -37,8 +38,11 @@ fi
 echo "Kafka ${SKEIN_KAFKA_BROKERS}, Elasticsearch ${SKEIN_ES_URL}, Redis ${SKEIN_REDIS_URL}"
 
 step "integration tests"
-npx jest --selectProjects integration --ci --maxWorkers=2
+npx jest --selectProjects integration --ci --maxWorkers=2 --json --outputFile="$results/integration.json"
 
-if [ "$started_infra" = 1 ]; then
-  step "stop local infrastructure"
-fi
+# One plain closing line for every tier together.
+node -e '
+  const files = process.argv.slice(1).map((f) => require(f));
+  const sum = (k) => files.reduce((n, r) => n + r[k], 0);
+  console.log(`\nall tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed`);
+' "$results/unit.json" "$results/integration.json"
