@@ -2,6 +2,16 @@ import { SlaRule } from '@skein/domain';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
+/** isHttpUrl: an absolute http(s) URL; `z.string().url()` alone also takes `localhost:9999/alerts` (scheme "localhost:"). */
+function isHttpUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 const ruleSchema = z
   .object({
     name: z.string().min(1),
@@ -10,7 +20,7 @@ const ruleSchema = z
     maxP99Ms: z.number().positive().optional(),
     maxErrorRate: z.number().min(0).max(1).optional(),
     minCalls: z.number().int().min(1).default(1),
-    webhookUrl: z.string().url(),
+    webhookUrl: z.string().refine(isHttpUrl, 'must be an http:// or https:// URL'),
   })
   .strict()
   .refine((rule) => rule.maxP99Ms !== undefined || rule.maxErrorRate !== undefined, 'a rule needs maxP99Ms or maxErrorRate');
@@ -33,10 +43,11 @@ export function parseSlaRules(text: string, source = 'SLA rules'): SlaRule[] {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`);
     throw new Error(`${source}: invalid:\n  ${problems.join('\n  ')}`);
   }
-  const seen = new Set<string>();
-  for (const rule of result.data.rules) {
-    if (seen.has(rule.name)) throw new Error(`${source}: rule name "${rule.name}" is used twice`);
-    seen.add(rule.name);
+  const seen = new Map<string, number>();
+  for (const [index, rule] of result.data.rules.entries()) {
+    const first = seen.get(rule.name);
+    if (first !== undefined) throw new Error(`${source}: invalid:\n  rules.${index}.name: rule name "${rule.name}" is used twice (first by rules.${first})`);
+    seen.set(rule.name, index);
   }
   return result.data.rules;
 }
