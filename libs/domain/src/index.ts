@@ -1,6 +1,7 @@
 export * from './span/span.model';
 export * from './span/span.validation';
 export * from './codec/span-batch.codec';
+export * from './codec/decoded-spans';
 export * from './trace/trace-tree';
 export * from './trace/trace-summary';
 export * from './metrics/latency-histogram';

@@ -95,6 +95,12 @@ describe('indexTemplates', () => {
       remoteService: 'r',
       host: 'h',
       tags: {},
+      app: 'a',
+      statusMessage: 'm',
+      resource: {},
+      scope: { name: 'n' },
+      events: [],
+      links: [],
     };
     const mapped = Object.keys(indexTemplates('skein')['skein-spans']?.template.mappings.properties ?? {});
     expect(Object.keys(span).filter((field) => !mapped.includes(field))).toEqual([]);

@@ -65,7 +65,7 @@ describe('BatchRejection', () => {
 
 describe('DEFAULT_BATCH_LIMITS', () => {
   it('holds the documented defaults, span limits included', () => {
-    expect(DEFAULT_BATCH_LIMITS).toEqual({ maxNameLength: 256, maxTags: 128, maxTagValueLength: 4096, maxSpansPerBatch: 10_000, maxDecompressedBytes: 64 * 1024 * 1024 });
+    expect(DEFAULT_BATCH_LIMITS).toEqual({ maxNameLength: 256, maxTags: 128, maxTagValueLength: 4096, maxEvents: 128, maxLinks: 128, maxSpansPerBatch: 10_000, maxDecompressedBytes: 64 * 1024 * 1024 });
   });
 });
 

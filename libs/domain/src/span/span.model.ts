@@ -4,6 +4,30 @@ export type SpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal
 /** SPAN_KINDS: every accepted value of {@link SpanKind}. */
 export const SPAN_KINDS: readonly SpanKind[] = ['server', 'client', 'producer', 'consumer', 'internal'];
 
+/** Attributes: string key/value pairs (numbers and booleans are stringified on ingest). */
+export type Attributes = Record<string, string>;
+
+/** SpanEvent: a timed annotation inside a span (OpenTelemetry event, Zipkin annotation); exceptions are events named `exception`. */
+export interface SpanEvent {
+  /** timeUs: when it happened, microseconds since the epoch. */
+  timeUs: number;
+  name: string;
+  attributes: Attributes;
+}
+
+/** SpanLink: a reference to a span of another (or the same) trace, e.g. the producer of a batch. */
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  attributes: Attributes;
+}
+
+/** InstrumentationScope: the library that recorded the span (OpenTelemetry scope). */
+export interface InstrumentationScope {
+  name: string;
+  version?: string;
+}
+
 /**
  * Span: one timed operation of one service, the unit Skein ingests, stores and aggregates.
  * Times are integers in microseconds since the Unix epoch (Zipkin's unit; exact in a JS number until year 2255).
@@ -33,7 +57,16 @@ export interface Span {
   /** host: the instance that recorded the span (hostname or ip). */
   host?: string;
   /** tags: string key/value attributes (e.g. `http.status_code`). */
-  tags: Record<string, string>;
+  tags: Attributes;
+  /** app: the application (tenant) the span was sent by; set by the gateway from the API key, never by the SDK. */
+  app?: string;
+  /** statusMessage: the error description of a failed span (OpenTelemetry status message). */
+  statusMessage?: string;
+  /** resource: attributes of the process that recorded the span (OpenTelemetry resource: `host.name`, `k8s.pod.name`, …). */
+  resource?: Attributes;
+  scope?: InstrumentationScope;
+  events?: SpanEvent[];
+  links?: SpanLink[];
 }
 
 /** MICROS_PER_MS: microseconds in a millisecond. */

@@ -347,7 +347,7 @@ describe('validateSpan', () => {
     });
 
     it('measures the length of a stringified number', () => {
-      const limits = { ...DEFAULT_SPAN_LIMITS, maxTagValueLength: 3 };
+      const limits = { ...DEFAULT_SPAN_LIMITS, maxTagValueLength: 3, maxEvents: 128, maxLinks: 128 };
       expect(accept(raw({ tags: { n: 999 } }), limits).tags).toEqual({ n: '999' });
       expect(reject(raw({ tags: { n: 1000 } }), 'spans[0]', limits)).toEqual([{ path: 'spans[0].tags.n', message: 'longer than 3 characters' }]);
     });
@@ -393,7 +393,7 @@ describe('validateSpan', () => {
     });
 
     it('reports both the tag count and the bad values when a span has too many tags', () => {
-      const limits: SpanLimits = { maxNameLength: 256, maxTags: 2, maxTagValueLength: 10 };
+      const limits: SpanLimits = { maxNameLength: 256, maxTags: 2, maxTagValueLength: 10, maxEvents: 128, maxLinks: 128 };
       expect(reject(raw({ tags: { a: 'v', b: 'much too long value', c: 'v' } }), 'spans[1]', limits)).toEqual([
         { path: 'spans[1].tags', message: 'more than 2 tags' },
         { path: 'spans[1].tags.b', message: 'longer than 10 characters' },
@@ -402,6 +402,6 @@ describe('validateSpan', () => {
   });
 
   it('exports the documented default limits', () => {
-    expect(DEFAULT_SPAN_LIMITS).toEqual({ maxNameLength: 256, maxTags: 128, maxTagValueLength: 4096 });
+    expect(DEFAULT_SPAN_LIMITS).toEqual({ maxNameLength: 256, maxTags: 128, maxTagValueLength: 4096, maxEvents: 128, maxLinks: 128 });
   });
 });

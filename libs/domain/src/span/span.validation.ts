@@ -1,4 +1,4 @@
-import { SPAN_KINDS, Span, SpanKind } from './span.model';
+import { Attributes, SPAN_KINDS, Span, SpanEvent, SpanKind, SpanLink } from './span.model';
 
 /** SpanLimits: size limits applied while validating spans. */
 export interface SpanLimits {
@@ -8,10 +8,14 @@ export interface SpanLimits {
   maxTags: number;
   /** maxTagValueLength: longest tag value, characters. Default 4096. */
   maxTagValueLength: number;
+  /** maxEvents: most events on one span. Default 128. */
+  maxEvents: number;
+  /** maxLinks: most links on one span. Default 128. */
+  maxLinks: number;
 }
 
 /** DEFAULT_SPAN_LIMITS: the defaults of {@link SpanLimits}. */
-export const DEFAULT_SPAN_LIMITS: SpanLimits = { maxNameLength: 256, maxTags: 128, maxTagValueLength: 4096 };
+export const DEFAULT_SPAN_LIMITS: SpanLimits = { maxNameLength: 256, maxTags: 128, maxTagValueLength: 4096, maxEvents: 128, maxLinks: 128 };
 
 /** SpanViolation: one problem in one span: `path` names the span and field, e.g. `spans[2].traceId`. */
 export interface SpanViolation {
@@ -106,23 +110,85 @@ export function validateSpan(input: unknown, path: string, limits: SpanLimits = 
     if (typeof input['error'] !== 'boolean') fail('error', 'must be true or false');
     else error = input['error'];
   }
-  const tags: Record<string, string> = {};
-  const rawTags = input['tags'];
-  if (rawTags !== undefined && rawTags !== null) {
-    if (!isRecord(rawTags)) fail('tags', 'must be an object of string values');
-    else {
-      const entries = Object.entries(rawTags);
-      if (entries.length > limits.maxTags) fail('tags', `more than ${limits.maxTags} tags`);
-      for (const [key, value] of entries) {
-        if (key.length === 0 || key.length > limits.maxNameLength) fail(`tags`, `tag key must have 1 to ${limits.maxNameLength} characters`);
-        else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-          const text = String(value);
-          if (text.length > limits.maxTagValueLength) fail(`tags.${key}`, `longer than ${limits.maxTagValueLength} characters`);
-          else tags[key] = text;
-        } else fail(`tags.${key}`, 'must be a string, number or boolean');
-      }
+  const attributes = (field: string, raw: unknown): Attributes | undefined => {
+    if (raw === undefined || raw === null) return undefined;
+    if (!isRecord(raw)) {
+      fail(field, 'must be an object of string values');
+      return undefined;
     }
+    const out: Attributes = {};
+    const entries = Object.entries(raw);
+    const noun = field === 'tags' ? 'tag' : 'attribute';
+    if (entries.length > limits.maxTags) fail(field, `more than ${limits.maxTags} ${noun}s`);
+    for (const [key, value] of entries) {
+      if (key.length === 0 || key.length > limits.maxNameLength) fail(field, `${noun} key must have 1 to ${limits.maxNameLength} characters`);
+      else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        const text = String(value);
+        if (text.length > limits.maxTagValueLength) fail(`${field}.${key}`, `longer than ${limits.maxTagValueLength} characters`);
+        else out[key] = text;
+      } else fail(`${field}.${key}`, 'must be a string, number or boolean');
+    }
+    return out;
+  };
+  const tags = attributes('tags', input['tags']) ?? {};
+  const resource = attributes('resource', input['resource']);
+  const optionalText = (field: string, max: number): string | undefined => {
+    const value = input[field];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') fail(field, 'must be a string');
+    else if (value.length > max) fail(field, `longer than ${max} characters`);
+    else return value;
+    return undefined;
+  };
+  const app = name('app', false);
+  const statusMessage = optionalText('statusMessage', limits.maxTagValueLength);
+  let scope: Span['scope'];
+  if (input['scope'] !== undefined && input['scope'] !== null) {
+    const raw = input['scope'];
+    if (!isRecord(raw) || typeof raw['name'] !== 'string' || (raw['version'] !== undefined && typeof raw['version'] !== 'string')) {
+      fail('scope', 'must be {"name": string, "version"?: string}');
+    } else if (raw['name'].length > limits.maxNameLength || String(raw['version'] ?? '').length > limits.maxNameLength) {
+      fail('scope', `name and version must have at most ${limits.maxNameLength} characters`);
+    } else scope = raw['version'] === undefined ? { name: raw['name'] } : { name: raw['name'], version: raw['version'] as string };
   }
+  const list = <T>(field: string, max: number, item: (raw: Record<string, unknown>, at: string) => T | undefined): T[] | undefined => {
+    const raw = input[field];
+    if (raw === undefined || raw === null) return undefined;
+    if (!Array.isArray(raw)) {
+      fail(field, 'must be an array');
+      return undefined;
+    }
+    if (raw.length > max) {
+      fail(field, `more than ${max} entries`);
+      return undefined;
+    }
+    const out: T[] = [];
+    raw.forEach((entry, index) => {
+      const at = `${field}[${index}]`;
+      if (!isRecord(entry)) fail(at, 'must be an object');
+      else {
+        const value = item(entry, at);
+        if (value !== undefined) out.push(value);
+      }
+    });
+    return out;
+  };
+  const events = list<SpanEvent>('events', limits.maxEvents, (raw, at) => {
+    const timeUs = raw['timeUs'];
+    const eventName = raw['name'];
+    if (typeof timeUs !== 'number' || !Number.isInteger(timeUs) || timeUs < MIN_START_US || timeUs > MAX_START_US) fail(`${at}.timeUs`, 'must be an integer of microseconds since the epoch');
+    else if (typeof eventName !== 'string' || eventName.length === 0 || eventName.length > limits.maxNameLength) fail(`${at}.name`, `must be a string of 1 to ${limits.maxNameLength} characters`);
+    else return { timeUs, name: eventName, attributes: attributes(`${at}.attributes`, raw['attributes']) ?? {} };
+    return undefined;
+  });
+  const links = list<SpanLink>('links', limits.maxLinks, (raw, at) => {
+    const linkTrace = typeof raw['traceId'] === 'string' ? raw['traceId'].toLowerCase() : '';
+    const linkSpan = typeof raw['spanId'] === 'string' ? raw['spanId'].toLowerCase() : '';
+    if (!TRACE_ID.test(linkTrace)) fail(`${at}.traceId`, 'must be 16 or 32 hex characters');
+    else if (!SPAN_ID.test(linkSpan)) fail(`${at}.spanId`, 'must be 16 hex characters');
+    else return { traceId: linkTrace, spanId: linkSpan, attributes: attributes(`${at}.attributes`, raw['attributes']) ?? {} };
+    return undefined;
+  });
   if (violations.length > 0) return { ok: false, violations };
   const span: Span = {
     traceId: traceId as string,
@@ -139,5 +205,11 @@ export function validateSpan(input: unknown, path: string, limits: SpanLimits = 
   if (rpcId !== undefined) span.rpcId = rpcId;
   if (remoteService !== undefined) span.remoteService = remoteService;
   if (host !== undefined) span.host = host;
+  if (app !== undefined) span.app = app;
+  if (statusMessage !== undefined) span.statusMessage = statusMessage;
+  if (resource !== undefined) span.resource = resource;
+  if (scope !== undefined) span.scope = scope;
+  if (events !== undefined) span.events = events;
+  if (links !== undefined) span.links = links;
   return { ok: true, span };
 }
