@@ -29,6 +29,7 @@ export class SpanAssemblerService {
   private readonly rejected: Counter;
   private readonly dropped: Counter;
   private readonly retries: Counter;
+  private readonly unsampled: Counter;
 
   constructor(private readonly options: SpanAssemblerOptions) {
     const registers = [options.registry];
@@ -38,6 +39,7 @@ export class SpanAssemblerService {
     this.rejected = new Counter({ name: 'skein_assembler_messages_rejected_total', help: 'Topic messages that failed validation, by reason.', labelNames: ['reason'], registers });
     this.dropped = new Counter({ name: 'skein_assembler_spans_dropped_total', help: 'Spans the store refused permanently (e.g. mapping conflict), by reason.', labelNames: ['reason'], registers });
     this.retries = new Counter({ name: 'skein_assembler_batch_retries_total', help: 'Batches redelivered because the store failed or refused items temporarily.', registers });
+    this.unsampled = new Counter({ name: 'skein_assembler_spans_unsampled_total', help: 'Spans skipped because the sampling policy kept them for metrics only.', registers });
     this.dropped.inc({ reason: 'store_rejected' }, 0);
     registerLagGauge(options.registry, 'skein_assembler_kafka_lag', 'Span messages not yet committed by the span-assembler group.', () => this.subscription?.lag());
   }
@@ -61,7 +63,9 @@ export class SpanAssemblerService {
 
   /** handleBatch: stores one consumed batch; throws (so nothing is committed) unless everything is durable. */
   async handleBatch(batch: BusBatch): Promise<void> {
-    const { spans, invalid } = decodeSpanRecords(batch.records);
+    // Unsampled spans (sampling policy) feed the minute metrics only and are never stored as traces.
+    const { spans, unsampled, invalid } = decodeSpanRecords(batch.records);
+    this.unsampled.inc(unsampled.length);
     for (const record of invalid) {
       this.rejected.inc({ reason: 'invalid_message' });
       this.options.logger.error({ partition: batch.partition, offset: record.offset, reason: record.reason }, 'invalid span message skipped');

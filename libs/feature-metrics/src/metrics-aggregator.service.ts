@@ -62,7 +62,9 @@ export class MetricsAggregatorService {
     const fresh = checkpoint === undefined ? batch.records : batch.records.filter((record) => record.offset > checkpoint);
     this.replayed.inc(batch.records.length - fresh.length);
     if (fresh.length === 0) return;
-    const { spans, invalid } = decodeSpanRecords(fresh);
+    // Minute metrics count every call, sampled or not: traces are sampled, TP metrics are not.
+    const { spans: sampled, unsampled, invalid } = decodeSpanRecords(fresh);
+    const spans = unsampled.length === 0 ? sampled : [...sampled, ...unsampled];
     for (const record of invalid) {
       this.rejected.inc({ reason: 'invalid_message' });
       this.options.logger.error({ partition: batch.partition, offset: record.offset, reason: record.reason }, 'invalid span message skipped');

@@ -2,7 +2,7 @@ import { IncomingHttpHeaders, Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- specs run the feature on the in-memory adapters, real implementations of its ports
 import { MemoryMetricStore, MemorySlaStateStore } from '@skein/adapter-memory';
-import { MINUTE_MS, MinuteAggregator, SlaRule, SlaState, SlaStateStore, minuteStats } from '@skein/domain';
+import { MINUTE_MS, MetricStore, MinuteAggregator, SlaRule, SlaState, SlaStateStore, minuteStats } from '@skein/domain';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { SlaCheckerOptions, SlaCheckerService } from './sla-checker.service';
@@ -326,12 +326,31 @@ describe('SlaCheckerService', () => {
     expect(await counter(registry, 'skein_sla_minutes_evaluated_total')).toBe(10);
   });
 
-  it('keeps the loop alive when a pass fails, and stop() waits for it', async () => {
-    await metrics.close();
-    const { service } = checker();
+  it('retries at the next interval after a pass failed, and stop() ends the loop', async () => {
+    await slow(0);
+    clock.now = closedAfter(0);
+    let failures = 1;
+    const flaky: MetricStore = {
+      applyWindows: (windows, checkpoint) => metrics.applyWindows(windows, checkpoint),
+      getCheckpoint: (stream) => metrics.getCheckpoint(stream),
+      getWindows: async (key, from, to) => {
+        if (failures-- > 0) throw new Error('redis: connection lost');
+        return metrics.getWindows(key, from, to);
+      },
+      listServices: () => metrics.listServices(),
+      listOperations: (service) => metrics.listOperations(service),
+      ready: () => metrics.ready(),
+      close: () => metrics.close(),
+    };
+    const { service, registry } = checker({ metrics: flaky, intervalMs: 20 });
     service.start();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await expect(service.stop()).resolves.toBeUndefined();
-    expect(receiver.received).toHaveLength(0);
+    const deadline = Date.now() + 5_000;
+    while (receiver.received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await service.stop();
+    expect(bodies().map((b) => b['status'])).toEqual(['firing']);
+    expect(await states.get(rule.name)).toEqual({ breached: true, lastMinute: at(0) });
+    const evaluated = await counter(registry, 'skein_sla_minutes_evaluated_total');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(await counter(registry, 'skein_sla_minutes_evaluated_total')).toBe(evaluated);
   });
 });

@@ -19,8 +19,9 @@ export function loadConfig<S extends z.ZodRawShape>(schema: z.ZodObject<S>, env:
   const input: Record<string, string | undefined> = {};
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
-    // An empty variable means "not set", so `FOO= node main.js` falls back to the default.
-    input[key] = value === '' ? undefined : value;
+    // An empty (or blank) variable means "not set", so `FOO= node main.js` falls back to the default
+    // (and `FOO=' '` is not coerced to the number 0).
+    input[key] = value === undefined || value.trim() === '' ? undefined : value;
   }
   const result = schema.safeParse(input);
   if (!result.success) {
@@ -28,6 +29,16 @@ export function loadConfig<S extends z.ZodRawShape>(schema: z.ZodObject<S>, env:
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return result.data;
+}
+
+const SERVICE_URL_PROTOCOLS = ['http:', 'https:', 'redis:', 'rediss:'];
+
+function isServiceUrl(value: string): boolean {
+  try {
+    return SERVICE_URL_PROTOCOLS.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
 }
 
 /** env: zod helpers for typical environment variables. */
@@ -44,8 +55,8 @@ export const env = {
       .string()
       .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0))
       .refine((items) => items.length > 0, 'must list at least one value'),
-  /** url: an http(s) or redis URL. */
-  url: () => z.string().url(),
+  /** url: an http(s) or redis(s) URL (`z.string().url()` alone also takes `localhost:9200`, scheme "localhost:"). */
+  url: () => z.string().refine(isServiceUrl, 'must be an http(s):// or redis(s):// URL'),
   /** prefix: a name prefix for topics, indices or keys: lowercase letters, digits, `-` and `.`. */
   prefix: (defaultValue: string) => z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'lowercase letters, digits, "-" and "." only').default(defaultValue),
   /** logLevel: a pino level. */

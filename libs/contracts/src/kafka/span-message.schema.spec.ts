@@ -40,8 +40,8 @@ describe('encodeSpanMessages', () => {
     const messages = encodeSpanMessages([a1, b1, a2, b2]);
     expect(messages.map((m) => m.key)).toEqual([TRACE_A, TRACE_B]);
     expect(messages.map((m) => JSON.parse(m.value.toString('utf8')) as unknown)).toEqual([
-      { v: 1, traceId: TRACE_A, spans: [a1, a2] },
-      { v: 1, traceId: TRACE_B, spans: [b1, b2] },
+      { v: 1, traceId: TRACE_A, sampled: true, spans: [a1, a2] },
+      { v: 1, traceId: TRACE_B, sampled: true, spans: [b1, b2] },
     ]);
   });
 
@@ -49,7 +49,7 @@ describe('encodeSpanMessages', () => {
     const [message] = encodeSpanMessages([span(TRACE_A, 1, { operation: 'GET /café' })]);
     expect(message?.value).toBeInstanceOf(Buffer);
     expect(message?.value.toString('utf8')).toContain('"operation":"GET /café"');
-    expect(message?.value.toString('utf8').startsWith('{"v":1,"traceId":"0af7651916cd43dd8448eb211c80319c","spans":[')).toBe(true);
+    expect(message?.value.toString('utf8').startsWith('{"v":1,"traceId":"0af7651916cd43dd8448eb211c80319c","sampled":true,"spans":[')).toBe(true);
   });
 
   it('writes nothing for no spans', () => {
@@ -62,7 +62,7 @@ describe('decodeSpanMessage', () => {
     const spans = [span(TRACE_A, 1, { rpcId: '0', host: 'h-1' }), span(TRACE_A, 2, { parentSpanId: span(TRACE_A, 1).spanId, kind: 'client' })];
     const [message] = encodeSpanMessages(spans);
     const result = decodeSpanMessage((message as { value: Buffer }).value);
-    expect(result).toEqual({ ok: true, message: { v: SPAN_MESSAGE_VERSION, traceId: TRACE_A, spans } });
+    expect(result).toEqual({ ok: true, message: { v: SPAN_MESSAGE_VERSION, traceId: TRACE_A, sampled: true, spans } });
   });
 
   it('round-trips two shared threeServiceTrace() fixtures, one message each', () => {
@@ -71,8 +71,8 @@ describe('decodeSpanMessage', () => {
     const messages = encodeSpanMessages([...first.spans, ...second.spans]);
     expect(messages.map((m) => m.key)).toEqual([first.traceId, second.traceId]);
     expect(messages.map((m) => decodeSpanMessage(m.value))).toEqual([
-      { ok: true, message: { v: 1, traceId: first.traceId, spans: first.spans } },
-      { ok: true, message: { v: 1, traceId: second.traceId, spans: second.spans } },
+      { ok: true, message: { v: 1, traceId: first.traceId, sampled: true, spans: first.spans } },
+      { ok: true, message: { v: 1, traceId: second.traceId, sampled: true, spans: second.spans } },
     ]);
   });
 
@@ -91,7 +91,7 @@ describe('decodeSpanMessage', () => {
 
   it('drops unknown top-level fields', () => {
     const result = decodeSpanMessage(messageValue({ v: 1, traceId: TRACE_A, spans: [span(TRACE_A, 1)], producedBy: 'gateway-1' }));
-    expect(result).toEqual({ ok: true, message: { v: 1, traceId: TRACE_A, spans: [span(TRACE_A, 1)] } });
+    expect(result).toEqual({ ok: true, message: { v: 1, traceId: TRACE_A, sampled: true, spans: [span(TRACE_A, 1)] } });
   });
 
   it.each([
@@ -153,7 +153,7 @@ describe('decodeSpanMessage', () => {
   });
 
   it('is the inverse of the SpanMessage type', () => {
-    const message: SpanMessage = { v: SPAN_MESSAGE_VERSION, traceId: TRACE_B, spans: [span(TRACE_B, 7)] };
+    const message: SpanMessage = { v: SPAN_MESSAGE_VERSION, traceId: TRACE_B, sampled: true, spans: [span(TRACE_B, 7)] };
     expect(decodeSpanMessage(messageValue(message))).toEqual({ ok: true, message });
   });
 });
@@ -179,6 +179,24 @@ describe('decodeSpanRecords', () => {
   });
 
   it('returns nothing for no records', () => {
-    expect(decodeSpanRecords([])).toEqual({ spans: [], invalid: [] });
+    expect(decodeSpanRecords([])).toEqual({ spans: [], unsampled: [], invalid: [] });
+  });
+});
+
+describe('sampled flag', () => {
+  it('keeps metrics-only spans apart: encode(sampled=false) decodes into `unsampled`', () => {
+    const [sampledMessage] = encodeSpanMessages([span(TRACE_A, 1)]);
+    const [unsampledMessage] = encodeSpanMessages([span(TRACE_B, 2)], false);
+    expect(JSON.parse(unsampledMessage!.value.toString('utf8'))).toMatchObject({ sampled: false });
+    const decoded = decodeSpanRecords([
+      { offset: 1, value: sampledMessage!.value },
+      { offset: 2, value: unsampledMessage!.value },
+    ]);
+    expect(decoded).toEqual({ spans: [span(TRACE_A, 1)], unsampled: [span(TRACE_B, 2)], invalid: [] });
+  });
+
+  it('reads a message without the flag as sampled, and refuses a non-boolean flag', () => {
+    expect(decodeSpanMessage(messageValue({ v: 1, traceId: TRACE_A, spans: [span(TRACE_A, 1)] }))).toEqual({ ok: true, message: { v: 1, traceId: TRACE_A, sampled: true, spans: [span(TRACE_A, 1)] } });
+    expect(decodeSpanMessage(messageValue({ v: 1, traceId: TRACE_A, sampled: 'no', spans: [span(TRACE_A, 1)] }))).toEqual({ ok: false, reason: '"sampled" must be true or false', violations: [] });
   });
 });

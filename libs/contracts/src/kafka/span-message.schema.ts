@@ -4,20 +4,23 @@ import { BusMessage, Span, SpanViolation, groupByTrace, validateSpan } from '@sk
 export const SPAN_MESSAGE_VERSION = 1;
 
 /**
- * SpanMessage: the value of one message on `skein.spans.v1`: UTF-8 JSON `{"v":1,"traceId":…,"spans":[…]}`,
- * all spans of one trace from one ingest request. The message key is the traceId.
+ * SpanMessage: the value of one message on `skein.spans.v1`: UTF-8 JSON
+ * `{"v":1,"traceId":…,"sampled":true,"spans":[…]}`, all spans of one trace from one ingest request. The message
+ * key is the traceId. `sampled: false` marks spans the sampling policy keeps for minute metrics only: the
+ * metrics-aggregator counts them, span-assembler does not store them. Absent means true.
  */
 export interface SpanMessage {
   v: typeof SPAN_MESSAGE_VERSION;
   traceId: string;
+  sampled: boolean;
   spans: Span[];
 }
 
-/** encodeSpanMessages: spans → one bus message per trace, keyed by traceId. */
-export function encodeSpanMessages(spans: Span[]): BusMessage[] {
+/** encodeSpanMessages: spans → one bus message per trace, keyed by traceId; `sampled` (default true) as above. */
+export function encodeSpanMessages(spans: Span[], sampled = true): BusMessage[] {
   const messages: BusMessage[] = [];
   for (const [traceId, traceSpans] of groupByTrace(spans)) {
-    const message: SpanMessage = { v: SPAN_MESSAGE_VERSION, traceId, spans: traceSpans };
+    const message: SpanMessage = { v: SPAN_MESSAGE_VERSION, traceId, sampled, spans: traceSpans };
     messages.push({ key: traceId, value: Buffer.from(JSON.stringify(message)) });
   }
   return messages;
@@ -50,7 +53,8 @@ export function decodeSpanMessage(value: Buffer): SpanMessageDecodeResult {
   if (typeof traceId !== 'string' || spans.some((s) => s.traceId !== traceId)) {
     return { ok: false, reason: 'spans do not all belong to the message traceId', violations: [] };
   }
-  return { ok: true, message: { v: SPAN_MESSAGE_VERSION, traceId, spans } };
+  if (record['sampled'] !== undefined && typeof record['sampled'] !== 'boolean') return { ok: false, reason: '"sampled" must be true or false', violations: [] };
+  return { ok: true, message: { v: SPAN_MESSAGE_VERSION, traceId, sampled: record['sampled'] !== false, spans } };
 }
 
 /** InvalidSpanRecord: a consumed record that could not be used, with its offset and why. */
@@ -59,17 +63,21 @@ export interface InvalidSpanRecord {
   reason: string;
 }
 
-/** decodeSpanRecords: the spans of a consumed batch of span messages, and the records that were invalid. */
-export function decodeSpanRecords(records: Iterable<{ offset: number; value: Buffer }>): { spans: Span[]; invalid: InvalidSpanRecord[] } {
+/**
+ * decodeSpanRecords: the spans of a consumed batch of span messages — `spans` from sampled messages (traces to
+ * store), `unsampled` from messages kept for metrics only — and the records that were invalid.
+ */
+export function decodeSpanRecords(records: Iterable<{ offset: number; value: Buffer }>): { spans: Span[]; unsampled: Span[]; invalid: InvalidSpanRecord[] } {
   const spans: Span[] = [];
+  const unsampled: Span[] = [];
   const invalid: InvalidSpanRecord[] = [];
   for (const record of records) {
     const decoded = decodeSpanMessage(record.value);
-    if (decoded.ok) spans.push(...decoded.message.spans);
+    if (decoded.ok) (decoded.message.sampled ? spans : unsampled).push(...decoded.message.spans);
     else {
       const first = decoded.violations[0];
       invalid.push({ offset: record.offset, reason: first ? `${decoded.reason}: ${first.path}: ${first.message}` : decoded.reason });
     }
   }
-  return { spans, invalid };
+  return { spans, unsampled, invalid };
 }

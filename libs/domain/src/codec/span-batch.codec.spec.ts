@@ -399,3 +399,25 @@ describe('groupByTrace', () => {
     expect(groupByTrace(spans).get(TRACE_A)).toHaveLength(5);
   });
 });
+
+describe('decompression bomb', () => {
+  it('refuses a small frame that would inflate past the limit, from its block sizes, before decoding', () => {
+    // 64 MiB of zeros compresses to about 250 KiB.
+    const bomb = compressLz4Frame(Buffer.alloc(64 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    let caught: unknown;
+    try {
+      decompressLz4Frame(bomb, 1024 * 1024);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(BatchRejection);
+    expect((caught as BatchRejection).reason).toBe('too_large');
+    expect((caught as BatchRejection).message).toMatch(/may decompress to \d+ bytes, more than the limit of 1048576/);
+  });
+
+  it('still decodes an honest frame just under the limit', () => {
+    const data = Buffer.alloc(3 * 1024 * 1024, 'a');
+    expect(decompressLz4Frame(compressLz4Frame(data), 3 * 1024 * 1024).equals(data)).toBe(true);
+  });
+});

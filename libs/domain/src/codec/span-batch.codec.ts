@@ -34,32 +34,44 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = { ...DEFAULT_SPAN_LIMITS, maxSp
 const LZ4_FRAME_MAGIC = 0x184d2204;
 
 /**
- * lz4FrameProblem: why `body` is not exactly one complete LZ4 frame, or undefined when its structure is sound.
+ * lz4FrameProblem: why `body` is not exactly one complete LZ4 frame, or the most bytes it can decompress to.
  * Walks the header and block sizes only (checksums and block contents are checked by the decoder). The `lz4`
  * package must only see complete frames: it returns a truncated frame's partial output without an error (and
  * then emits an unhandled 'error' event that crashes the process), loops forever on a trailing skippable frame,
  * and misreads dictionary ids and concatenated frames.
  */
-function lz4FrameProblem(body: Buffer): string | undefined {
+function lz4FrameProblem(body: Buffer): { problem: string } | { maxOutputBytes: number } {
   let pos = 4;
   const flags = body[pos];
-  if (flags === undefined || body.length < pos + 3) return 'frame header is truncated';
-  if (flags >> 6 !== 1) return `unsupported frame version ${flags >> 6}`;
-  if (flags & 0x01) return 'dictionary ids are not supported';
+  const descriptor = body[pos + 1];
+  if (flags === undefined || descriptor === undefined || body.length < pos + 3) return { problem: 'frame header is truncated' };
+  if (flags >> 6 !== 1) return { problem: `unsupported frame version ${flags >> 6}` };
+  if (flags & 0x01) return { problem: 'dictionary ids are not supported' };
+  const blockMaxId = (descriptor >> 4) & 0x07;
+  if (blockMaxId < 4) return { problem: `invalid block maximum size id ${blockMaxId}` };
+  // 4 → 64 KiB, 5 → 256 KiB, 6 → 1 MiB, 7 → 4 MiB
+  const blockMaxBytes = 1 << (8 + 2 * blockMaxId);
   const blockChecksum = (flags & 0x10) !== 0;
   const contentChecksum = (flags & 0x04) !== 0;
   pos += 2 + ((flags & 0x08) !== 0 ? 8 : 0) + 1; // FLG, BD, optional content size, header checksum
+  // The decompressed size can be bounded before decoding: a stored block is its own size, a compressed one at
+  // most the frame's block maximum. So a decompression bomb is refused without inflating it.
+  let maxOutputBytes = 0;
   for (;;) {
-    if (pos + 4 > body.length) return 'frame is truncated (end mark missing)';
+    if (pos + 4 > body.length) return { problem: 'frame is truncated (end mark missing)' };
     const blockSize = body.readUInt32LE(pos);
     pos += 4;
     if (blockSize === 0) break;
-    pos += (blockSize & 0x7fffffff) + (blockChecksum ? 4 : 0);
+    const stored = (blockSize & 0x80000000) !== 0;
+    const size = blockSize & 0x7fffffff;
+    if (size > blockMaxBytes) return { problem: `block of ${size} bytes is larger than the frame's block maximum ${blockMaxBytes}` };
+    maxOutputBytes += stored ? size : blockMaxBytes;
+    pos += size + (blockChecksum ? 4 : 0);
   }
   if (contentChecksum) pos += 4;
-  if (pos > body.length) return 'frame is truncated (content checksum missing)';
-  if (pos < body.length) return `${body.length - pos} byte(s) after the end of the frame`;
-  return undefined;
+  if (pos > body.length) return { problem: 'frame is truncated (content checksum missing)' };
+  if (pos < body.length) return { problem: `${body.length - pos} byte(s) after the end of the frame` };
+  return { maxOutputBytes };
 }
 
 /** decompressLz4Frame: decodes an LZ4 frame (the format of the `lz4` CLI); corrupt input is a {@link BatchRejection}. */
@@ -67,8 +79,12 @@ export function decompressLz4Frame(body: Buffer, maxBytes: number): Buffer {
   if (body.length < 7 || body.readUInt32LE(0) !== LZ4_FRAME_MAGIC) {
     throw new BatchRejection('corrupt_lz4', 'body is not an LZ4 frame (magic number 0x184D2204 missing)');
   }
-  const problem = lz4FrameProblem(body);
-  if (problem !== undefined) throw new BatchRejection('corrupt_lz4', `body is not a valid LZ4 frame: ${problem}`);
+  const frame = lz4FrameProblem(body);
+  if ('problem' in frame) throw new BatchRejection('corrupt_lz4', `body is not a valid LZ4 frame: ${frame.problem}`);
+  // Full blocks except the last are the norm, so this bound is close to the real size for honest senders.
+  if (frame.maxOutputBytes > maxBytes + 4 * 1024 * 1024) {
+    throw new BatchRejection('too_large', `LZ4 frame may decompress to ${frame.maxOutputBytes} bytes, more than the limit of ${maxBytes}`);
+  }
   let out: Buffer;
   try {
     out = lz4.decode(body);
