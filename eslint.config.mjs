@@ -44,8 +44,9 @@ export default [
     files: ['**/*.spec.ts', '**/*.int-spec.ts', 'test/**/*.ts', 'libs/testing/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
-      // A spec beside an adapter runs the shared contract suite; production code never imports libs/testing.
-      '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: ['@skein/testing'], depConstraints }],
+      // Specs run the shared contract suites and drive features through the in-memory adapters; production code
+      // never imports libs/testing, and features never import an adapter.
+      '@nx/enforce-module-boundaries': ['error', { enforceBuildableLibDependency: false, allow: ['@skein/testing', '@skein/adapter-memory'], depConstraints }],
     },
   },
 ];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceProcess, startServiceProcess } from '../support/service-process';
 import { WebhookReceiver, startWebhookReceiver } from '../support/webhook-receiver';
-import { SCENARIO_SLA_ENV, ScenarioTarget, pipelineScenario, slaRulesYaml } from './pipeline-scenario';
+import { SCENARIO_API_KEY, SCENARIO_GATEWAY_ENV, SCENARIO_SLA_ENV, ScenarioTarget, pipelineScenario, slaRulesYaml } from './pipeline-scenario';
 
 /** The acceptance scenario against the all-in-one embedded mode: one process, in-memory adapters, no infrastructure. */
 describe('end to end: embedded (all in one process, in memory)', () => {
@@ -16,7 +16,7 @@ describe('end to end: embedded (all in one process, in memory)', () => {
     webhook = await startWebhookReceiver();
     dir = mkdtempSync(join(tmpdir(), 'skein-embedded-'));
     writeFileSync(join(dir, 'sla.yaml'), slaRulesYaml(webhook.url));
-    embedded = await startServiceProcess('embedded', { SKEIN_SLA_RULES_FILE: join(dir, 'sla.yaml'), SKEIN_SLA_WEBHOOK_SECRET: webhookSecret, ...SCENARIO_SLA_ENV });
+    embedded = await startServiceProcess('embedded', { SKEIN_SLA_RULES_FILE: join(dir, 'sla.yaml'), SKEIN_SLA_WEBHOOK_SECRET: webhookSecret, ...SCENARIO_SLA_ENV, ...SCENARIO_GATEWAY_ENV });
   });
 
   afterAll(async () => {
@@ -25,7 +25,7 @@ describe('end to end: embedded (all in one process, in memory)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const target = (): ScenarioTarget => ({ gatewayUrl: embedded.url, queryUrl: embedded.url, webhook, webhookSecret });
+  const target = (): ScenarioTarget => ({ gatewayUrl: embedded.url, queryUrl: embedded.url, webhook, webhookSecret, apiKey: SCENARIO_API_KEY });
   pipelineScenario(target);
 
   it('prints where to send spans and where to read them', () => {

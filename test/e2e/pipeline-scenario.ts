@@ -9,6 +9,8 @@ export interface ScenarioTarget {
   queryUrl: string;
   webhook: WebhookReceiver;
   webhookSecret: string;
+  /** apiKey: the key of application {@link SCENARIO_APP}. */
+  apiKey: string;
   /** minuteCallsInStore: the calls of a minute window read straight from the metric store (Redis), when the target has one. */
   minuteCallsInStore?: (service: string, operation: string, minute: number) => Promise<number>;
 }
@@ -28,12 +30,21 @@ export function slaRulesYaml(webhookUrl: string): string {
   ].join('\n');
 }
 
+/** SCENARIO_APP / SCENARIO_API_KEY / SCENARIO_GATEWAY_ENV: the application the scenario sends as, and its key. */
+export const SCENARIO_APP = 'shop';
+export const SCENARIO_API_KEY = 'shop-key-0123456789abcdef';
+export const SCENARIO_GATEWAY_ENV = { SKEIN_API_KEYS: `${SCENARIO_APP}:${SCENARIO_API_KEY}`, SKEIN_ADMIN_TOKEN: 'admin-token-0123456789abcdef' };
+
 /** SCENARIO_SLA_ENV: SLA timing for tests: evaluate every second, close a minute 5 s after its end. */
 export const SCENARIO_SLA_ENV = { SKEIN_SLA_INTERVAL_MS: '1000', SKEIN_SLA_GRACE_MS: '5000' };
 
 /** postBatch: sends spans to the native endpoint as an lz4 batch. */
-export async function postBatch(gatewayUrl: string, spans: Span[]): Promise<Response> {
-  return fetch(`${gatewayUrl}/api/v1/spans`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'lz4' }, body: encodeNativeBatch(spans) });
+export async function postBatch(gatewayUrl: string, spans: Span[], apiKey = SCENARIO_API_KEY): Promise<Response> {
+  return fetch(`${gatewayUrl}/api/v1/spans`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'lz4', authorization: `Bearer ${apiKey}` },
+    body: encodeNativeBatch(spans),
+  });
 }
 
 interface NodeView {
@@ -59,7 +70,7 @@ export function pipelineScenario(target: () => ScenarioTarget): void {
     trace = threeServiceTrace({ startTimeUs: Date.now() * 1000, orderLatencyUs: 200_000 });
     const response = await postBatch(gatewayUrl, trace.spans);
     expect(response.status).toBe(202);
-    expect(await response.json()).toEqual({ accepted: 5 });
+    expect(await response.json()).toEqual({ accepted: 5, metricsOnly: 0, dropped: 0 });
 
     const view = await eventually(async () => {
       const res = await fetch(`${queryUrl}/api/traces/${trace.traceId}`);
@@ -69,6 +80,7 @@ export function pipelineScenario(target: () => ScenarioTarget): void {
       return body;
     }, 60_000);
     expect(view.roots).toHaveLength(1);
+    expect((view.roots[0] as NodeView & { app?: string }).app).toBe(SCENARIO_APP);
     const walk = (node: NodeView): unknown => ({ id: node.spanId, service: node.service, kind: node.kind, rpcId: node.rpcId, children: node.children.map(walk) });
     const { ids } = trace;
     expect(walk(view.roots[0] as NodeView)).toEqual({
@@ -139,10 +151,19 @@ export function pipelineScenario(target: () => ScenarioTarget): void {
     expect(alert.violations.map((v) => v.metric)).toEqual(['p99Ms']);
   });
 
+  it('answers 401 without a valid API key, and stores nothing', async () => {
+    const { gatewayUrl } = target();
+    const spans = threeServiceTrace().spans;
+    expect((await fetch(`${gatewayUrl}/api/v1/spans`, { method: 'POST', headers: { 'content-encoding': 'lz4' }, body: encodeNativeBatch(spans) })).status).toBe(401);
+    const wrong = await postBatch(gatewayUrl, spans, 'not-a-key-of-anyone-000');
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toEqual({ error: 'unauthenticated', message: 'unknown API key' });
+  });
+
   it('answers 400 with a reason to bad batches', async () => {
     const { gatewayUrl } = target();
     const post = (body: Buffer | string, encoding = 'lz4') =>
-      fetch(`${gatewayUrl}/api/v1/spans`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body });
+      fetch(`${gatewayUrl}/api/v1/spans`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding, authorization: `Bearer ${SCENARIO_API_KEY}` }, body });
     const good = encodeNativeBatch(threeServiceTrace().spans);
     const corrupt = Buffer.from(good);
     corrupt.fill(0xff, 12, 40);

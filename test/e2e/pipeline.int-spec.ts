@@ -9,7 +9,7 @@ import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { ServiceProcess, startServiceProcess } from '../support/service-process';
 import { WebhookReceiver, startWebhookReceiver } from '../support/webhook-receiver';
-import { SCENARIO_SLA_ENV, ScenarioTarget, pipelineScenario, postBatch, slaRulesYaml } from './pipeline-scenario';
+import { SCENARIO_API_KEY, SCENARIO_GATEWAY_ENV, SCENARIO_SLA_ENV, ScenarioTarget, pipelineScenario, postBatch, slaRulesYaml } from './pipeline-scenario';
 
 /**
  * The acceptance scenario on real infrastructure: ingest-gateway, span-assembler, metrics-aggregator,
@@ -57,6 +57,7 @@ describe('end to end: five services on Kafka, Elasticsearch and Redis', () => {
       SKEIN_SLA_RULES_FILE: join(dir, 'sla.yaml'),
       SKEIN_SLA_WEBHOOK_SECRET: webhookSecret,
       ...SCENARIO_SLA_ENV,
+      ...SCENARIO_GATEWAY_ENV,
     };
     // The gateway first: it creates the topic; then the rest side by side.
     services['ingest-gateway'] = await startServiceProcess('ingest-gateway', env);
@@ -82,6 +83,7 @@ describe('end to end: five services on Kafka, Elasticsearch and Redis', () => {
     queryUrl: services['query-api']!.url,
     webhook,
     webhookSecret,
+    apiKey: SCENARIO_API_KEY,
     minuteCallsInStore: async (service, operation, minute) => Number((await redis.hget(RedisKeys.minuteWindow(prefix, { service, operation }, minute), 'calls')) ?? 0),
   });
   pipelineScenario(target);
@@ -96,7 +98,7 @@ describe('end to end: five services on Kafka, Elasticsearch and Redis', () => {
     const before = { messages: await topicMessageCount(), corrupt: await rejected('corrupt_lz4'), invalid: await rejected('invalid_span') };
     const bad = [Buffer.from('garbage'), Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x64, 0x70, 0xb9, 0xff, 0xff])];
     for (const body of bad) {
-      const res = await fetch(`${gateway}/api/v1/spans`, { method: 'POST', headers: { 'content-encoding': 'lz4' }, body });
+      const res = await fetch(`${gateway}/api/v1/spans`, { method: 'POST', headers: { 'content-encoding': 'lz4', authorization: `Bearer ${SCENARIO_API_KEY}` }, body });
       expect(res.status).toBe(400);
     }
     const invalid = threeServiceTrace().spans.map((s, i) => (i === 4 ? ({ ...s, traceId: undefined } as unknown as Span) : s));

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { MemoryMessageBus, MemoryMetricStore, MemorySlaStateStore, MemoryTraceStore } from '@skein/adapter-memory';
+import { MemoryMessageBus, MemoryMetricStore, MemoryPolicyStore, MemorySlaStateStore, MemoryTraceStore } from '@skein/adapter-memory';
 import { CONSUMER_GROUPS, SPANS_TOPIC, spansTopicSpec } from '@skein/contracts';
-import { DEFAULT_BATCH_LIMITS } from '@skein/domain';
+import { ApiKeyRegistry, DEFAULT_BATCH_LIMITS, PolicyCache, TokenBucketRateLimiter, generateApiKey } from '@skein/domain';
 import { SpanAssemblerModule } from '@skein/feature-assembler';
 import { IngestModule } from '@skein/feature-ingest';
 import { MetricsAggregatorModule } from '@skein/feature-metrics';
@@ -26,18 +26,30 @@ async function main(): Promise<void> {
   await bus.ensureTopics([spansTopicSpec(SPANS_TOPIC, 3)]);
   const rules = config.SKEIN_SLA_RULES_FILE ? parseSlaRules(readFileSync(config.SKEIN_SLA_RULES_FILE, 'utf8'), config.SKEIN_SLA_RULES_FILE) : [];
   const webhookSecret = config.SKEIN_SLA_WEBHOOK_SECRET ?? randomBytes(24).toString('hex');
+  const generatedKey = config.SKEIN_API_KEYS === undefined ? generateApiKey() : undefined;
+  const apiKeys = ApiKeyRegistry.fromConfig(config.SKEIN_API_KEYS ?? `embedded:${generatedKey}`);
+  const adminToken = config.SKEIN_ADMIN_TOKEN ?? randomBytes(24).toString('hex');
+  const policyStore = new MemoryPolicyStore();
+  const policyCache = new PolicyCache(policyStore, { refreshMs: config.SKEIN_POLICY_REFRESH_MS });
+  const rate = config.SKEIN_RATE_LIMIT_SPANS_PER_SECOND;
+  const rateLimiter = rate > 0 ? new TokenBucketRateLimiter({ defaultLimit: { spansPerSecond: rate, burst: config.SKEIN_RATE_LIMIT_BURST || undefined } }) : undefined;
   const url = await startService({
     name: 'skein-embedded',
     logger,
     registry,
     host: config.SKEIN_HTTP_HOST,
     port: config.SKEIN_HTTP_PORT,
+    extraPorts: [config.SKEIN_OTLP_HTTP_PORT],
     readiness: [],
     modules: [
       IngestModule.register({
         bus,
         spansTopic: SPANS_TOPIC,
         registry,
+        apiKeys,
+        rateLimiter,
+        maxInFlightBytes: config.SKEIN_MAX_IN_FLIGHT_BYTES,
+        policyAdmin: { store: policyStore, cache: policyCache, adminToken },
         maxBodyBytes: config.SKEIN_MAX_BODY_BYTES,
         limits: { ...DEFAULT_BATCH_LIMITS, maxSpansPerBatch: config.SKEIN_MAX_SPANS_PER_BATCH, maxDecompressedBytes: config.SKEIN_MAX_DECOMPRESSED_BYTES },
       }),
@@ -62,6 +74,9 @@ async function main(): Promise<void> {
     '',
     `Skein embedded is running (in memory: data is lost on exit) at ${url}`,
     `  send spans:    POST ${url}/api/v1/spans   (Content-Encoding: lz4, body {"spans":[...]}; see docs/ingest.md)`,
+    `                 OTLP/HTTP: POST ${url}/v1/traces (also on port ${config.SKEIN_OTLP_HTTP_PORT}); Zipkin v2: POST ${url}/api/v2/spans`,
+    `  API key:       ${generatedKey === undefined ? 'from SKEIN_API_KEYS' : `Authorization: Bearer ${generatedKey}   (generated, application "embedded")`}`,
+    `  admin token:   ${config.SKEIN_ADMIN_TOKEN === undefined ? `${adminToken} (generated; PUT ${url}/api/v1/admin/policy)` : 'from SKEIN_ADMIN_TOKEN'}`,
     `  read a trace:  GET  ${url}/api/traces/<traceId>`,
     `  search:        GET  ${url}/api/traces?service=<name>`,
     `  minute stats:  GET  ${url}/api/metrics?service=<name>&operation=<name>`,

@@ -1,8 +1,8 @@
-import { env, httpShape, ingestShape, kafkaShape, loadConfig } from '@skein/service-kit';
+import { env, gatewayShape, httpShape, ingestShape, kafkaShape, loadConfig, redisShape } from '@skein/service-kit';
 import { z } from 'zod';
 
 /** ingestGatewayConfigSchema: every environment variable of ingest-gateway (docs/configuration.md). */
-export const ingestGatewayConfigSchema = z.object({ ...httpShape, SKEIN_HTTP_PORT: env.port(9480), ...kafkaShape, ...ingestShape });
+export const ingestGatewayConfigSchema = z.object({ ...httpShape, SKEIN_HTTP_PORT: env.port(9480), ...kafkaShape, ...ingestShape, ...redisShape, ...gatewayShape });
 
 /** IngestGatewayConfig: the validated configuration. */
 export type IngestGatewayConfig = z.infer<typeof ingestGatewayConfigSchema>;

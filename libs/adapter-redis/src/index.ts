@@ -1,2 +1,3 @@
 export * from './redis-metric-store.adapter';
 export * from './redis-sla-state-store.adapter';
+export * from './redis-policy-store.adapter';

@@ -2,3 +2,4 @@ export * from './kafka/topics';
 export * from './kafka/span-message.schema';
 export * from './elasticsearch/indices';
 export * from './redis/redis-keys';
+export * from './otlp/otlp-proto';

@@ -1,4 +1,3 @@
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs run the feature on the in-memory adapters, real implementations of its ports
 import { MemoryMessageBus, MemoryTraceStore } from '@skein/adapter-memory';
 import { encodeSpanMessages } from '@skein/contracts';
 import {
@@ -33,8 +32,8 @@ async function counter(registry: Registry, name: string, labels: Record<string, 
 }
 
 /** batchOf: a consumed batch of span messages (one per trace, as the gateway writes them) from `firstOffset`. */
-function batchOf(spans: Span[], firstOffset = 0, partition = 0): BusBatch {
-  return { topic: TOPIC, partition, records: encodeSpanMessages(spans).map((m, i) => ({ offset: firstOffset + i, key: m.key, value: m.value })) };
+function batchOf(spans: Span[], firstOffset = 0, partition = 0, sampled = true): BusBatch {
+  return { topic: TOPIC, partition, records: encodeSpanMessages(spans, sampled).map((m, i) => ({ offset: firstOffset + i, key: m.key, value: m.value })) };
 }
 
 /** FlakyTraceStore: the in-memory trace store, refusing the ids listed in `refuseSpans` / `refuseSummaries` as a real store would. */
@@ -209,6 +208,21 @@ describe('SpanAssemblerService', () => {
     expect(await counter(registry, 'skein_assembler_messages_rejected_total', { reason: 'invalid_message' })).toBe(3);
     expect(await counter(registry, 'skein_assembler_spans_received_total')).toBe(5);
     expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(5);
+  });
+
+  it('does not store spans of unsampled messages (metrics only), and counts them', async () => {
+    const kept = threeServiceTrace({ startTimeUs: T0_US });
+    const metricsOnly = threeServiceTrace({ startTimeUs: T0_US });
+    const batch = batchOf(kept.spans);
+    batch.records.push(...batchOf(metricsOnly.spans, 1, 0, false).records);
+    await assembler().handleBatch(batch);
+    expect(await memory.getTraceSpans(kept.traceId)).toHaveLength(5);
+    expect(await memory.getTraceSpans(metricsOnly.traceId)).toEqual([]);
+    expect(await summaryOf(metricsOnly.traceId)).toBeUndefined();
+    expect(await counter(registry, 'skein_assembler_spans_unsampled_total')).toBe(5);
+    expect(await counter(registry, 'skein_assembler_spans_received_total')).toBe(5);
+    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(5);
+    expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(1);
   });
 
   it('a batch of invalid records only is counted and stores nothing', async () => {

@@ -1,18 +1,42 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { INGEST_SERVICE, IngestController } from './ingest.controller';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown, Provider } from '@nestjs/common';
+import { ApiKeyRegistry } from '@skein/domain';
+import { IngestController } from './ingest.controller';
+import { INGEST_HTTP_CONTEXT, IngestHttpContext } from './ingest-http';
 import { IngestOptions, IngestService } from './ingest.service';
+import { OtlpHttpController } from './otlp-http.controller';
+import { POLICY_ADMIN, PolicyAdminOptions, PolicyController } from './policy.controller';
+import { ZipkinIngestController } from './zipkin-ingest.controller';
 
-/** IngestModule: the ingest gateway's HTTP endpoints over a {@link MessageBus}. */
+/** IngestModuleOptions: the ingest service's options, plus API keys and the policy admin API. */
+export interface IngestModuleOptions extends IngestOptions {
+  apiKeys?: ApiKeyRegistry;
+  /** policyAdmin: enables the sampling endpoints and the policy admin API; its cache is refreshed while the app runs. */
+  policyAdmin?: PolicyAdminOptions;
+}
+
+@Injectable()
+class PolicyRefreshLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(POLICY_ADMIN) private readonly admin: PolicyAdminOptions) {}
+  async onApplicationBootstrap(): Promise<void> {
+    await this.admin.cache.start();
+  }
+  onApplicationShutdown(): Promise<void> {
+    return this.admin.cache.stop();
+  }
+}
+
+/** IngestModule: every ingest HTTP endpoint (native, OTLP/HTTP, Zipkin v2, sampling policy) over a MessageBus. */
 @Module({})
 export class IngestModule {
-  static register(options: IngestOptions): DynamicModule {
-    return {
-      module: IngestModule,
-      controllers: [IngestController],
-      providers: [
-        { provide: INGEST_SERVICE, useValue: new IngestService(options) },
-        { provide: 'INGEST_MAX_BODY_BYTES', useValue: options.maxBodyBytes },
-      ],
-    };
+  static register(options: IngestModuleOptions): DynamicModule {
+    const ingest = new IngestService({ ...options, policy: options.policy ?? options.policyAdmin?.cache });
+    const context: IngestHttpContext = { ingest, maxBodyBytes: options.maxBodyBytes, apiKeys: options.apiKeys };
+    const providers: Provider[] = [{ provide: INGEST_HTTP_CONTEXT, useValue: context }];
+    const controllers: DynamicModule['controllers'] = [IngestController, OtlpHttpController, ZipkinIngestController];
+    if (options.policyAdmin !== undefined) {
+      providers.push({ provide: POLICY_ADMIN, useValue: options.policyAdmin }, PolicyRefreshLifecycle);
+      controllers.push(PolicyController);
+    }
+    return { module: IngestModule, controllers, providers, exports: [INGEST_HTTP_CONTEXT] };
   }
 }

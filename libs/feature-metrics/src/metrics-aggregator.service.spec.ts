@@ -1,4 +1,3 @@
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs run the feature on the in-memory adapters, real implementations of its ports
 import { MemoryMessageBus, MemoryMetricStore } from '@skein/adapter-memory';
 import { encodeSpanMessages } from '@skein/contracts';
 import { BusBatch, BusRecord, MetricKey, MinuteWindow, Span, histogramBucket } from '@skein/domain';
@@ -24,9 +23,9 @@ async function counter(registry: Registry, name: string, labels: Record<string, 
 }
 
 /** recordsOf: one record per trace, with consecutive offsets from `firstOffset`. */
-function recordsOf(traces: Span[][], firstOffset: number): BusRecord[] {
+function recordsOf(traces: Span[][], firstOffset: number, sampled = true): BusRecord[] {
   return traces.map((spans, i) => {
-    const [message] = encodeSpanMessages(spans);
+    const [message] = encodeSpanMessages(spans, sampled);
     return { offset: firstOffset + i, key: message.key, value: message.value };
   });
 }
@@ -88,6 +87,15 @@ describe('MetricsAggregatorService', () => {
     expect(await counter(registry, 'skein_metrics_windows_written_total')).toBe(3);
     expect(await counter(registry, 'skein_metrics_records_replayed_total')).toBe(0);
     expect(await store.getCheckpoint(`${GROUP}/${TOPIC}/0`)).toBe(1);
+  });
+
+  it('counts the calls of unsampled (metrics-only) messages too', async () => {
+    const records = [...recordsOf([threeServiceTrace({ startTimeUs: START_US }).spans], 0), ...recordsOf([threeServiceTrace({ startTimeUs: START_US, paymentError: true }).spans], 1, false)];
+    await aggregator().handleBatch(batch(records));
+    expect(await calls(ORDERS)).toBe(2);
+    expect(await windowOf(PAYMENT)).toMatchObject({ calls: 2, errors: 1 });
+    expect(await counter(registry, 'skein_metrics_calls_counted_total')).toBe(6);
+    expect(await counter(registry, 'skein_metrics_spans_received_total')).toBe(10);
   });
 
   it('puts each call in the minute it started', async () => {

@@ -1,4 +1,3 @@
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs run the feature on the in-memory adapters, real implementations of its ports
 import { MemoryMetricStore, MemoryTraceStore } from '@skein/adapter-memory';
 import { MinuteAggregator, Span, mergeTraceSummary, minuteStats } from '@skein/domain';
 import { threeServiceTrace } from '@skein/testing';

@@ -1,6 +1,5 @@
 import { IncomingHttpHeaders, Server, createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- specs run the feature on the in-memory adapters, real implementations of its ports
 import { MemoryMetricStore, MemorySlaStateStore } from '@skein/adapter-memory';
 import { MINUTE_MS, MetricStore, MinuteAggregator, SlaRule, SlaState, SlaStateStore, minuteStats } from '@skein/domain';
 import pino from 'pino';

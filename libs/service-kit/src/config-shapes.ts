@@ -58,3 +58,21 @@ export const slaShape = {
   SKEIN_SLA_WEBHOOK_TIMEOUT_MS: env.positiveInt(5_000),
   SKEIN_SLA_WEBHOOK_ATTEMPTS: env.positiveInt(5),
 };
+
+/** gatewayShape: identity, rate limits, policy and OTLP port of the ingest gateway. */
+export const gatewayShape = {
+  /** SKEIN_API_KEYS: `app1:key1,app2:key2` — per-application API keys (each >= 16 characters); required. */
+  SKEIN_API_KEYS: z.string().min(1),
+  /** SKEIN_ADMIN_TOKEN: bearer token of the policy admin API (>= 16 characters); required. */
+  SKEIN_ADMIN_TOKEN: z.string().min(16, 'must have at least 16 characters'),
+  /** SKEIN_RATE_LIMIT_SPANS_PER_SECOND: per-application limit on this instance, spans/s; 0 = no limit (default). */
+  SKEIN_RATE_LIMIT_SPANS_PER_SECOND: env.nonNegativeInt(0),
+  /** SKEIN_RATE_LIMIT_BURST: bucket size, spans; default = one second of the rate. */
+  SKEIN_RATE_LIMIT_BURST: env.nonNegativeInt(0),
+  /** SKEIN_POLICY_REFRESH_MS: how often the sampling policy is re-read from Redis, ms; default 2000. */
+  SKEIN_POLICY_REFRESH_MS: env.positiveInt(2_000),
+  /** SKEIN_OTLP_HTTP_PORT: second port serving OTLP/HTTP (and every other route); default 4318. */
+  SKEIN_OTLP_HTTP_PORT: env.port(4318),
+  /** SKEIN_MAX_IN_FLIGHT_BYTES: bytes waiting for Kafka at once before requests get 503; default 256 MiB. */
+  SKEIN_MAX_IN_FLIGHT_BYTES: env.positiveInt(256 * 1024 * 1024),
+};

@@ -25,10 +25,10 @@ describe('registerLagGauge', () => {
 
   it('reads 0 before the consumer has started (no lag function result yet)', async () => {
     const registry = new Registry();
-    let lag: (() => Promise<number>) | undefined;
-    registerLagGauge(registry, 'test_lag', 'lag', () => lag?.());
+    const consumer: { lag?: () => Promise<number> } = {};
+    registerLagGauge(registry, 'test_lag', 'lag', () => consumer.lag?.());
     expect(await gaugeValue(registry, 'test_lag')).toBe(0);
-    lag = () => Promise.resolve(12);
+    consumer.lag = () => Promise.resolve(12);
     expect(await gaugeValue(registry, 'test_lag')).toBe(12);
   });
 });

@@ -20,4 +20,6 @@ export const RedisKeys = {
   checkpoints: (prefix: string) => `${prefix}:checkpoints`,
   /** slaState: JSON of one SLA rule's breach state. */
   slaState: (prefix: string, rule: string) => `${prefix}:sla:${part(rule)}`,
+  /** policy: JSON `{"version":n,"rules":[…]}` of the sampling and switch policy, shared by every gateway. */
+  policy: (prefix: string) => `${prefix}:policy`,
 };

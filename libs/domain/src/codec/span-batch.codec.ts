@@ -3,7 +3,7 @@ import { Span } from '../span/span.model';
 import { DEFAULT_SPAN_LIMITS, SpanLimits, SpanViolation, validateSpan } from '../span/span.validation';
 
 /** BatchRejectionReason: why a whole batch was refused; also the `reason` label of the rejected counter. */
-export type BatchRejectionReason = 'corrupt_lz4' | 'invalid_json' | 'invalid_batch' | 'invalid_span' | 'too_large' | 'unsupported_encoding';
+export type BatchRejectionReason = 'corrupt_lz4' | 'corrupt_gzip' | 'invalid_json' | 'invalid_protobuf' | 'invalid_batch' | 'invalid_span' | 'too_large' | 'unsupported_encoding';
 
 /** BatchRejection: a batch refused as a whole, with every violation found (capped at {@link MAX_REPORTED_VIOLATIONS}). */
 export class BatchRejection extends Error {

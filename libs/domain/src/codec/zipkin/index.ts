@@ -1,0 +1,2 @@
+export * from './zipkin-v2.decoder';
+export * from './zipkin-v2.encoder';
