@@ -38,11 +38,16 @@ fi
 echo "Kafka ${SKEIN_KAFKA_BROKERS}, Elasticsearch ${SKEIN_ES_URL}, Redis ${SKEIN_REDIS_URL}"
 
 step "integration tests"
-npx jest --selectProjects integration --ci --maxWorkers=2 --json --outputFile="$results/integration.json"
+npx jest --selectProjects integration --ci --maxWorkers=2 --testPathIgnorePatterns '\.serial\.int-spec\.ts$' --json --outputFile="$results/integration.json"
+
+# Fault tests stop and restart the shared Kafka or Elasticsearch: alone, after the rest, and only on
+# infrastructure this script started itself (SKEIN_INFRA_MANAGED=1), never on one the user pointed us at.
+step "fault-injection tests (serial)"
+SKEIN_INFRA_MANAGED="$started_infra" npx jest --selectProjects integration --ci --runInBand --passWithNoTests --testPathPattern '\.serial\.int-spec\.ts$' --json --outputFile="$results/serial.json"
 
 # One plain closing line for every tier together.
 node -e '
   const files = process.argv.slice(1).map((f) => require(f));
   const sum = (k) => files.reduce((n, r) => n + r[k], 0);
   console.log(`\nall tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed`);
-' "$results/unit.json" "$results/integration.json"
+' "$results/unit.json" "$results/integration.json" "$results/serial.json"

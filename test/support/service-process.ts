@@ -22,7 +22,7 @@ export async function startServiceProcess(app: string, env: Record<string, strin
   const timeoutMs = options.timeoutMs ?? 60_000;
   const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', app, 'src', 'main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, SKEIN_HTTP_PORT: '0', SKEIN_OTLP_HTTP_PORT: '0', SKEIN_HTTP_HOST: '127.0.0.1', SKEIN_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, SKEIN_HTTP_PORT: '0', SKEIN_OTLP_HTTP_PORT: '0', SKEIN_OTLP_GRPC_PORT: '0', SKEIN_HTTP_HOST: '127.0.0.1', SKEIN_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

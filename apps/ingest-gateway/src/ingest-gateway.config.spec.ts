@@ -46,6 +46,7 @@ describe('loadIngestGatewayConfig', () => {
       SKEIN_RATE_LIMIT_BURST: 0,
       SKEIN_POLICY_REFRESH_MS: 2_000,
       SKEIN_OTLP_HTTP_PORT: 4318,
+      SKEIN_OTLP_GRPC_PORT: 4317,
       SKEIN_MAX_IN_FLIGHT_BYTES: 268_435_456,
     });
   });

@@ -1,1 +1,2 @@
 export * from './kafka-message-bus.adapter';
+export * from './kafka-lz4.codec';

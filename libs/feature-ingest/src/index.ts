@@ -5,4 +5,5 @@ export * from './ingest.controller';
 export * from './otlp-http.controller';
 export * from './zipkin-ingest.controller';
 export * from './policy.controller';
+export * from './otlp-grpc.server';
 export * from './ingest.module';

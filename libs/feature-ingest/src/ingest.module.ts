@@ -5,13 +5,33 @@ import { INGEST_HTTP_CONTEXT, IngestHttpContext } from './ingest-http';
 import { IngestOptions, IngestService } from './ingest.service';
 import { OtlpHttpController } from './otlp-http.controller';
 import { POLICY_ADMIN, PolicyAdminOptions, PolicyController } from './policy.controller';
+import { OtlpGrpcServer } from './otlp-grpc.server';
 import { ZipkinIngestController } from './zipkin-ingest.controller';
+
+const OTLP_GRPC_SERVER = Symbol('OTLP_GRPC_SERVER');
+const OTLP_GRPC_LISTENING = Symbol('OTLP_GRPC_LISTENING');
+
+@Injectable()
+class OtlpGrpcLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(OTLP_GRPC_SERVER) private readonly server: OtlpGrpcServer,
+    @Inject(OTLP_GRPC_LISTENING) private readonly listening: (port: number) => void,
+  ) {}
+  async onApplicationBootstrap(): Promise<void> {
+    this.listening(await this.server.start());
+  }
+  onApplicationShutdown(): Promise<void> {
+    return this.server.stop();
+  }
+}
 
 /** IngestModuleOptions: the ingest service's options, plus API keys and the policy admin API. */
 export interface IngestModuleOptions extends IngestOptions {
   apiKeys?: ApiKeyRegistry;
   /** policyAdmin: enables the sampling endpoints and the policy admin API; its cache is refreshed while the app runs. */
   policyAdmin?: PolicyAdminOptions;
+  /** otlpGrpc: serve OTLP/gRPC TraceService/Export on host:port (4317 customary; 0 = any); `listening` gets the bound port. */
+  otlpGrpc?: { host: string; port: number; listening: (port: number) => void };
 }
 
 @Injectable()
@@ -36,6 +56,10 @@ export class IngestModule {
     if (options.policyAdmin !== undefined) {
       providers.push({ provide: POLICY_ADMIN, useValue: options.policyAdmin }, PolicyRefreshLifecycle);
       controllers.push(PolicyController);
+    }
+    if (options.otlpGrpc !== undefined) {
+      const server = new OtlpGrpcServer({ ingest, apiKeys: options.apiKeys, host: options.otlpGrpc.host, port: options.otlpGrpc.port, maxMessageBytes: options.maxBodyBytes });
+      providers.push({ provide: OTLP_GRPC_SERVER, useValue: server }, { provide: OTLP_GRPC_LISTENING, useValue: options.otlpGrpc.listening }, OtlpGrpcLifecycle);
     }
     return { module: IngestModule, controllers, providers, exports: [INGEST_HTTP_CONTEXT] };
   }

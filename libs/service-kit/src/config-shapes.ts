@@ -73,6 +73,8 @@ export const gatewayShape = {
   SKEIN_POLICY_REFRESH_MS: env.positiveInt(2_000),
   /** SKEIN_OTLP_HTTP_PORT: second port serving OTLP/HTTP (and every other route); default 4318. */
   SKEIN_OTLP_HTTP_PORT: env.port(4318),
+  /** SKEIN_OTLP_GRPC_PORT: OTLP/gRPC TraceService port; default 4317. */
+  SKEIN_OTLP_GRPC_PORT: env.port(4317),
   /** SKEIN_MAX_IN_FLIGHT_BYTES: bytes waiting for Kafka at once before requests get 503; default 256 MiB. */
   SKEIN_MAX_IN_FLIGHT_BYTES: env.positiveInt(256 * 1024 * 1024),
 };

@@ -133,10 +133,6 @@ const WIRE_FIXED32 = 5;
 // field sent with an unexpected wire type falls to `default` and is skipped as unknown, as the reference protobuf
 // runtimes do, and the switches compile to jump tables.
 
-// Strings up to this many bytes are tried as ASCII in JS first.
-const SHORT_STRING = 64;
-const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
-
 /** WireReader: a cursor over the input; every read takes the end of the enclosing message and never passes it. */
 class WireReader {
   pos = 0;
@@ -227,32 +223,14 @@ class WireReader {
 
   string(end: number): string {
     const stop = this.length(end);
-    const buf = this.buf;
-    let pos = this.pos;
-    // Attribute keys and short values are mostly ASCII: decoding those in JS skips Buffer#toString's per-call cost
-    // (a third of the wire decode's time on a typical request); anything else goes to the native UTF-8 decoder.
-    if (stop - pos <= SHORT_STRING) {
-      let text = '';
-      while (pos < stop) {
-        const byte = buf[pos] as number;
-        if (byte >= 0x80) break;
-        text += String.fromCharCode(byte);
-        pos++;
-      }
-      if (pos === stop) {
-        this.pos = stop;
-        return text;
-      }
-    }
-    const text = buf.toString('utf8', this.pos, stop);
+    const text = stop === this.pos ? '' : this.buf.toString('utf8', this.pos, stop);
     this.pos = stop;
     return text;
   }
 
   hex(end: number): string {
     const stop = this.length(end);
-    let text = '';
-    for (let pos = this.pos; pos < stop; pos++) text += HEX_BYTE[this.buf[pos] as number];
+    const text = stop === this.pos ? '' : this.buf.toString('hex', this.pos, stop);
     this.pos = stop;
     return text;
   }

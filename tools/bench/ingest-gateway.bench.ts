@@ -1,0 +1,896 @@
+/*
+ * ingest-gateway.bench.ts: end-to-end throughput of one ingest-gateway process writing to the local Kafka.
+ *
+ *   eval "$(bash deploy/local/infra.sh env)"     # Kafka and Redis on 127.0.0.1 (infra.sh up)
+ *   node -r ./tools/register.js tools/bench/ingest-gateway.bench.ts \
+ *     [--seconds 20] [--warmup 3] [--concurrency 8] [--protocol native|otlp|both] [--profile] [--json <file>]
+ *
+ * For each protocol it starts its own gateway (`apps/ingest-gateway/src/main.ts`, SKEIN_LOG_LEVEL=warn) with a
+ * unique topic prefix (`bench-<time>-<protocol>`, 6 partitions) and Redis key prefix, against Kafka and Redis on
+ * 127.0.0.1 only. It pre-builds a pool of request bodies (default 10 traces x 50 spans = 500 spans each, ~10
+ * realistic http/db/messaging attributes per span; OTLP bodies carry the usual resource attributes), warms up,
+ * then keeps `--concurrency` keep-alive requests in flight for `--seconds`, recording each request's latency and
+ * sampling the gateway's RSS and CPU every 500 ms. It stops by itself (time, request count and a hard deadline),
+ * stops the gateway, checks the messages that reached Kafka, deletes the bench topic and prints a human summary
+ * and a JSON summary.
+ *
+ *   native: POST /api/v1/spans, `{"spans":[…]}` as an LZ4 frame (encodeNativeBatch, what the SDKs send)
+ *   otlp:   POST /v1/traces on the OTLP port, application/x-protobuf serialized by @opentelemetry/otlp-transformer
+ *
+ * --profile adds `--cpu-prof` to the gateway's node arguments and summarises the profile (self time per function
+ * and per package/module, inclusive time of the ingest path's main functions) after the gateway exits.
+ */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SPANS_TOPIC, topicName } from '@skein/contracts';
+import { Span, encodeNativeBatch } from '@skein/domain';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { AddressInfo, createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+
+const ROOT = join(__dirname, '..', '..');
+
+// ------------------------------------------------------------------------------------------------ options
+
+type Protocol = 'native' | 'otlp';
+
+interface Options {
+  seconds: number;
+  warmup: number;
+  concurrency: number;
+  protocols: Protocol[];
+  profile: boolean;
+  tracesPerRequest: number;
+  spansPerTrace: number;
+  pool: number;
+  maxRequests: number;
+  json?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = { seconds: 20, warmup: 3, concurrency: 8, protocols: ['native', 'otlp'], profile: false, tracesPerRequest: 10, spansPerTrace: 50, pool: 24, maxRequests: 2_000_000 };
+  const number = (name: string, value: string | undefined, min: number, max: number): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number between ${min} and ${max}, got ${String(value)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.includes('=') ? (arg.split(/=(.*)/s, 2) as [string, string]) : [arg, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--seconds':
+        options.seconds = number('seconds', value(), 1, 600);
+        break;
+      case '--warmup':
+        options.warmup = number('warmup', value(), 0, 60);
+        break;
+      case '--concurrency':
+        options.concurrency = Math.floor(number('concurrency', value(), 1, 256));
+        break;
+      case '--protocol': {
+        const p = value();
+        if (p === 'both') options.protocols = ['native', 'otlp'];
+        else if (p === 'native' || p === 'otlp') options.protocols = [p];
+        else throw new Error(`--protocol must be native, otlp or both, got ${String(p)}`);
+        break;
+      }
+      case '--profile':
+        options.profile = true;
+        break;
+      case '--traces':
+        options.tracesPerRequest = Math.floor(number('traces', value(), 1, 1000));
+        break;
+      case '--spans-per-trace':
+        options.spansPerTrace = Math.floor(number('spans-per-trace', value(), 2, 1000));
+        break;
+      case '--pool':
+        options.pool = Math.floor(number('pool', value(), 1, 1000));
+        break;
+      case '--max-requests':
+        options.maxRequests = Math.floor(number('max-requests', value(), 1, 100_000_000));
+        break;
+      case '--json':
+        options.json = value();
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(
+          'usage: node -r ./tools/register.js tools/bench/ingest-gateway.bench.ts [--seconds 20] [--warmup 3] [--concurrency 8]\n' +
+            '         [--protocol native|otlp|both] [--profile] [--traces 10] [--spans-per-trace 50] [--pool 24] [--max-requests N] [--json file]\n',
+        );
+        process.exit(0);
+      // eslint-disable-next-line no-fallthrough
+      default:
+        throw new Error(`unknown argument ${arg} (see --help)`);
+    }
+  }
+  if (options.tracesPerRequest * options.spansPerTrace > 10_000) throw new Error('more than 10,000 spans per request: the gateway refuses such batches by default');
+  return options;
+}
+
+// ------------------------------------------------------------------------------------------------ realistic bodies
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const pick = <T>(items: readonly T[], n: number): T => items[n % items.length] as T;
+
+const SERVICES = ['api-gateway', 'checkout-service', 'cart-service', 'payment-service', 'inventory-service', 'user-service', 'pricing-service', 'shipping-service'];
+const ROUTES = ['/api/checkout', '/api/cart/{id}', '/api/orders/{id}', '/api/users/{id}/profile', '/api/search', '/api/payments'];
+const TABLES = ['orders', 'order_items', 'users', 'inventory', 'payments', 'prices'];
+const USER_AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+  'okhttp/4.12.0',
+];
+
+/**
+ * nativeTrace: one trace of `spans` spans over several services: an entry HTTP server span, then per hop a client
+ * call and the callee's server span, with DB, cache and messaging spans under them; ~10 tags per span, 2% errors.
+ */
+function nativeTrace(spans: number, startUs: number, seq: number): Span[] {
+  const traceId = hex(16);
+  const out: Span[] = [];
+  const root: Span = {
+    traceId,
+    spanId: hex(8),
+    rpcId: '0',
+    service: 'api-gateway',
+    operation: `POST ${pick(ROUTES, seq)}`,
+    kind: 'server',
+    startTimeUs: startUs,
+    durationUs: 180_000 + (seq % 50) * 1_000,
+    error: false,
+    host: `api-gateway-7d9f8c6b5-${hex(3)}`,
+    tags: {
+      'http.request.method': 'POST',
+      'http.route': pick(ROUTES, seq),
+      'url.path': pick(ROUTES, seq).replace('{id}', String(100_000 + seq)),
+      'url.scheme': 'https',
+      'http.response.status_code': '200',
+      'user_agent.original': pick(USER_AGENTS, seq),
+      'client.address': `10.${seq % 250}.${(seq * 7) % 250}.${(seq * 13) % 250}`,
+      'server.port': '8080',
+      'network.protocol.version': '1.1',
+      'http.request.body.size': String(400 + (seq % 900)),
+    },
+  };
+  out.push(root);
+  let parent = root;
+  for (let i = 1; i < spans; i++) {
+    const offset = i * 2_000;
+    const service = pick(SERVICES, 1 + Math.floor(i / 8));
+    const host = `${service}-5c7b9d8f4-${(seq + i) % 97}`;
+    const shape = i % 8;
+    let span: Span;
+    if (shape === 0) {
+      // a hop to the next service: the caller's client span ...
+      const callee = pick(SERVICES, 1 + Math.floor((i + 1) / 8));
+      span = {
+        traceId, spanId: hex(8), parentSpanId: parent.spanId, service: parent.service, operation: `POST /internal/${callee}`, kind: 'client',
+        startTimeUs: startUs + offset, durationUs: 40_000, error: false, host: parent.host, remoteService: callee,
+        tags: { 'http.request.method': 'POST', 'url.full': `http://${callee}.shop.svc.cluster.local:8080/internal/${callee}`, 'server.address': `${callee}.shop.svc.cluster.local`, 'server.port': '8080', 'http.response.status_code': '200', 'network.peer.address': `10.2.${i}.${seq % 250}`, 'network.protocol.version': '1.1', 'http.request.resend_count': '0', 'peer.service': callee, 'thread.name': 'http-nio-8080-exec-3' },
+      };
+    } else if (shape === 1) {
+      // ... and the callee's server span, the parent of what follows
+      span = {
+        traceId, spanId: hex(8), parentSpanId: parent.spanId, service, operation: `POST /internal/${service}`, kind: 'server',
+        startTimeUs: startUs + offset + 300, durationUs: 38_000, error: false, host,
+        tags: { 'http.request.method': 'POST', 'http.route': `/internal/${service}`, 'url.path': `/internal/${service}`, 'url.scheme': 'http', 'http.response.status_code': '200', 'server.port': '8080', 'client.address': `10.2.${i}.${seq % 250}`, 'network.protocol.version': '1.1', 'user_agent.original': 'okhttp/4.12.0', 'http.request.body.size': String(200 + i) },
+      };
+    } else if (shape <= 4) {
+      const table = pick(TABLES, i + seq);
+      const failed = (seq + i) % 50 === 0;
+      span = {
+        traceId, spanId: hex(8), parentSpanId: parent.spanId, service, operation: `SELECT shop.${table}`, kind: 'client',
+        startTimeUs: startUs + offset + 500, durationUs: 800 + ((i * 37) % 4_000), error: failed, host, remoteService: 'postgres',
+        statusMessage: failed ? 'canceling statement due to statement timeout' : undefined,
+        tags: { 'db.system.name': 'postgresql', 'db.namespace': 'shop', 'db.operation.name': 'SELECT', 'db.collection.name': table, 'db.query.text': `SELECT id, status, total, updated_at FROM ${table} WHERE customer_id = $1 AND status = $2 ORDER BY updated_at DESC LIMIT 20`, 'server.address': 'pg-primary.shop.svc.cluster.local', 'server.port': '5432', 'db.response.returned_rows': String((i * 3) % 20), 'db.client.connection.pool.name': 'shop-pool', 'thread.name': 'pool-2-thread-7' },
+      };
+    } else if (shape <= 6) {
+      span = {
+        traceId, spanId: hex(8), parentSpanId: parent.spanId, service, operation: shape === 5 ? 'GET' : 'SETEX', kind: 'client',
+        startTimeUs: startUs + offset + 700, durationUs: 150 + ((i * 11) % 600), error: false, host, remoteService: 'redis',
+        tags: { 'db.system.name': 'redis', 'db.operation.name': shape === 5 ? 'GET' : 'SETEX', 'db.query.text': `${shape === 5 ? 'GET' : 'SETEX'} session:${hex(6)}`, 'db.namespace': '0', 'server.address': 'redis-master.shop.svc.cluster.local', 'server.port': '6379', 'network.peer.address': '10.3.0.12', 'network.peer.port': '6379', 'cache.hit': String(i % 3 !== 0), 'thread.name': 'lettuce-nioEventLoop-4-1' },
+      };
+    } else {
+      span = {
+        traceId, spanId: hex(8), parentSpanId: parent.spanId, service, operation: 'order-events publish', kind: 'producer',
+        startTimeUs: startUs + offset + 900, durationUs: 1_200, error: false, host, remoteService: 'kafka',
+        tags: { 'messaging.system': 'kafka', 'messaging.operation.type': 'publish', 'messaging.destination.name': 'order-events', 'messaging.kafka.message.key': `order-${100_000 + seq}`, 'messaging.destination.partition.id': String(i % 12), 'messaging.message.body.size': '742', 'server.address': 'kafka-0.kafka.svc.cluster.local', 'server.port': '9092', 'messaging.client.id': `${service}-producer-1`, 'thread.name': 'kafka-producer-network-thread' },
+      };
+    }
+    if (span.statusMessage === undefined) delete span.statusMessage;
+    out.push(span);
+    if (shape === 1) parent = span;
+  }
+  return out;
+}
+
+function nativeBodies(options: Options): Buffer[] {
+  const bodies: Buffer[] = [];
+  const startUs = Date.now() * 1000;
+  for (let b = 0; b < options.pool; b++) {
+    const spans: Span[] = [];
+    for (let t = 0; t < options.tracesPerRequest; t++) spans.push(...nativeTrace(options.spansPerTrace, startUs + (b * options.tracesPerRequest + t) * 1_000, b * options.tracesPerRequest + t));
+    bodies.push(encodeNativeBatch(spans));
+  }
+  return bodies;
+}
+
+/** otlpRequestSpans: what one service's OpenTelemetry JS SDK exports: `traces` traces of `spansPerTrace` spans. */
+function otlpRequestSpans(service: string, traces: number, spansPerTrace: number, seq: number): ReadableSpan[] {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': service,
+      'service.version': '2.14.0',
+      'service.namespace': 'shop',
+      'service.instance.id': `${hex(4)}-${hex(2)}-${hex(2)}-${hex(2)}-${hex(6)}`,
+      'host.name': `ip-10-1-${seq % 250}-${(seq * 7) % 250}.ec2.internal`,
+      'host.arch': 'amd64',
+      'k8s.pod.name': `${service}-7d9f8c6b5-${hex(3)}`,
+      'k8s.namespace.name': 'shop',
+      'k8s.node.name': `ip-10-1-${seq % 250}-1.ec2.internal`,
+      'deployment.environment.name': 'production',
+      'cloud.provider': 'aws',
+      'cloud.region': 'eu-west-1',
+      'telemetry.sdk.language': 'nodejs',
+      'telemetry.sdk.name': 'opentelemetry',
+      'telemetry.sdk.version': '2.12.1',
+      'process.pid': 4242 + seq,
+      'process.runtime.name': 'nodejs',
+      'process.runtime.version': '20.19.0',
+    }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  const httpTracer = provider.getTracer('@opentelemetry/instrumentation-http', '0.57.1');
+  const pgTracer = provider.getTracer('@opentelemetry/instrumentation-pg', '0.50.0');
+  const redisTracer = provider.getTracer('@opentelemetry/instrumentation-ioredis', '0.47.0');
+  const t0 = Math.floor(Date.now() / 1000);
+  for (let t = 0; t < traces; t++) {
+    const route = pick(ROUTES, seq + t);
+    const root = httpTracer.startSpan(`POST ${route}`, {
+      kind: SpanKind.SERVER,
+      startTime: [t0, t * 1_000_000],
+      attributes: { 'http.request.method': 'POST', 'http.route': route, 'url.path': route.replace('{id}', String(100_000 + t)), 'url.scheme': 'https', 'http.response.status_code': 200, 'user_agent.original': pick(USER_AGENTS, t), 'client.address': `10.0.${seq % 250}.${t}`, 'server.port': 8080, 'network.protocol.version': '1.1', 'http.request.body.size': 512 + t },
+    });
+    const ctx = trace.setSpan(ROOT_CONTEXT, root);
+    for (let s = 1; s < spansPerTrace; s++) {
+      const start: [number, number] = [t0, t * 1_000_000 + s * 10_000];
+      const end: [number, number] = [t0, t * 1_000_000 + s * 10_000 + 4_000 + ((s * 37) % 3_000)];
+      const shape = s % 5;
+      if (shape === 0) {
+        const callee = pick(SERVICES, s + t);
+        const child = httpTracer.startSpan('POST', {
+          kind: SpanKind.CLIENT,
+          startTime: start,
+          attributes: { 'http.request.method': 'POST', 'url.full': `http://${callee}.shop.svc.cluster.local:8080/internal/${callee}`, 'server.address': `${callee}.shop.svc.cluster.local`, 'server.port': 8080, 'http.response.status_code': 200, 'network.peer.address': `10.2.${s}.${t}`, 'network.protocol.version': '1.1', 'http.request.resend_count': 0, 'peer.service': callee, 'http.request.body.size': 220 },
+        }, ctx);
+        child.end(end);
+      } else if (shape <= 3) {
+        const table = pick(TABLES, s + t);
+        const child = pgTracer.startSpan(`SELECT shop.${table}`, {
+          kind: SpanKind.CLIENT,
+          startTime: start,
+          attributes: { 'db.system.name': 'postgresql', 'db.namespace': 'shop', 'db.operation.name': 'SELECT', 'db.collection.name': table, 'db.query.text': `SELECT id, status, total, updated_at FROM ${table} WHERE customer_id = $1 AND status = $2 ORDER BY updated_at DESC LIMIT 20`, 'server.address': 'pg-primary.shop.svc.cluster.local', 'server.port': 5432, 'peer.service': 'postgres', 'db.response.returned_rows': s % 20, 'db.client.connection.pool.name': 'shop-pool' },
+        }, ctx);
+        if ((s + t + seq) % 50 === 0) {
+          child.recordException(new Error('canceling statement due to statement timeout'));
+          child.setStatus({ code: SpanStatusCode.ERROR, message: 'canceling statement due to statement timeout' });
+        }
+        child.end(end);
+      } else {
+        const child = redisTracer.startSpan('get', {
+          kind: SpanKind.CLIENT,
+          startTime: start,
+          attributes: { 'db.system.name': 'redis', 'db.operation.name': 'GET', 'db.query.text': `GET session:${hex(6)}`, 'db.namespace': '0', 'server.address': 'redis-master.shop.svc.cluster.local', 'server.port': 6379, 'network.peer.address': '10.3.0.12', 'network.peer.port': 6379, 'peer.service': 'redis', 'cache.hit': s % 3 !== 0 },
+        }, ctx);
+        child.end(end);
+      }
+    }
+    root.end([t0, t * 1_000_000 + 900_000]);
+  }
+  return exporter.getFinishedSpans();
+}
+
+function otlpBodies(options: Options): Buffer[] {
+  const bodies: Buffer[] = [];
+  for (let b = 0; b < options.pool; b++) {
+    const spans = otlpRequestSpans(pick(SERVICES, b), options.tracesPerRequest, options.spansPerTrace, b);
+    bodies.push(Buffer.from(ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array));
+  }
+  return bodies;
+}
+
+// ------------------------------------------------------------------------------------------------ infrastructure
+
+/** localInfra: Kafka brokers and Redis URL from the environment (or `infra.sh env`), on 127.0.0.1 only. */
+function localInfra(): { brokers: string; redisUrl: string } {
+  let brokers = process.env['SKEIN_KAFKA_BROKERS'];
+  let redisUrl = process.env['SKEIN_REDIS_URL'];
+  if (brokers === undefined || redisUrl === undefined) {
+    const text = execFileSync('bash', [join(ROOT, 'deploy', 'local', 'infra.sh'), 'env'], { encoding: 'utf8', timeout: 30_000 });
+    brokers ??= /SKEIN_KAFKA_BROKERS=(\S+)/.exec(text)?.[1];
+    redisUrl ??= /SKEIN_REDIS_URL=(\S+)/.exec(text)?.[1];
+  }
+  if (brokers === undefined || redisUrl === undefined) throw new Error('Kafka/Redis not found: run `bash deploy/local/infra.sh up` and `eval "$(bash deploy/local/infra.sh env)"`');
+  const local = (host: string) => host === '127.0.0.1' || host === 'localhost';
+  for (const broker of brokers.split(',')) {
+    if (!local(broker.trim().split(':')[0] ?? '')) throw new Error(`refusing to benchmark against a non-local broker: ${broker}`);
+  }
+  if (!local(new URL(redisUrl).hostname)) throw new Error(`refusing to benchmark against a non-local Redis: ${redisUrl}`);
+  return { brokers, redisUrl };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Gateway {
+  child: ChildProcess;
+  pid: number;
+  apiUrl: string;
+  otlpUrl: string;
+  apiKey: string;
+  topic: string;
+  profileDir?: string;
+  output(): string;
+  stop(): Promise<number | string | null>;
+}
+
+async function startGateway(protocol: Protocol, infra: { brokers: string; redisUrl: string }, profile: boolean): Promise<Gateway> {
+  const prefix = `bench-${Date.now()}-${protocol}`;
+  const apiKey = hex(16);
+  const [httpPort, otlpPort] = [await freePort(), await freePort()];
+  const profileDir = profile ? mkdtempSync(join(tmpdir(), `skein-bench-prof-${protocol}-`)) : undefined;
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', 'ingest-gateway', 'src', 'main.ts')];
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      SKEIN_KAFKA_BROKERS: infra.brokers,
+      SKEIN_REDIS_URL: infra.redisUrl,
+      SKEIN_REDIS_KEY_PREFIX: prefix,
+      SKEIN_TOPIC_PREFIX: prefix,
+      SKEIN_SPANS_PARTITIONS: '6',
+      SKEIN_API_KEYS: `bench:${apiKey}`,
+      SKEIN_ADMIN_TOKEN: hex(16),
+      SKEIN_HTTP_HOST: '127.0.0.1',
+      SKEIN_HTTP_PORT: String(httpPort),
+      SKEIN_OTLP_HTTP_PORT: String(otlpPort),
+      SKEIN_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const gateway: Gateway = {
+    child,
+    pid: child.pid as number,
+    apiUrl: `http://127.0.0.1:${httpPort}`,
+    otlpUrl: `http://127.0.0.1:${otlpPort}`,
+    apiKey,
+    topic: topicName(SPANS_TOPIC, prefix),
+    profileDir,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
+      if (code !== 'timeout') return code;
+      child.kill('SIGKILL');
+      return exited;
+    },
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gateway exited before it was ready:\n${output.slice(-4000)}`);
+    const ready = await fetch(`${gateway.apiUrl}/readyz`).then((r) => r.ok, () => false);
+    if (ready) return gateway;
+    if (Date.now() > deadline) {
+      await gateway.stop();
+      throw new Error(`gateway not ready within 90 s:\n${output.slice(-4000)}`);
+    }
+    await sleep(250);
+  }
+}
+
+/** kafkaCleanup: counts the messages in the bench topic, then deletes it. */
+async function kafkaCountAndDelete(brokers: string, topic: string): Promise<number | undefined> {
+  const kafka = new Kafka({ brokers: brokers.split(','), clientId: 'skein-bench', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    let messages: number | undefined;
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      messages = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    } catch {
+      messages = undefined;
+    }
+    if ((await admin.listTopics()).includes(topic)) await admin.deleteTopics({ topics: [topic], timeout: 30_000 });
+    return messages;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ sampling
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** processCpuSeconds: user+system CPU time of a process, from /proc (Linux). */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** machineCpu: busy and total jiffies of all CPUs (/proc/stat). */
+function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** rssMb: resident set size of a process, from `ps -o rss=` (KiB). */
+function rssMb(pid: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const ps = spawn('ps', ['-o', 'rss=', '-p', String(pid)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    ps.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    ps.on('error', () => resolve(undefined));
+    ps.on('close', () => {
+      const kib = Number(out.trim());
+      resolve(out.trim() !== '' && Number.isFinite(kib) ? kib / 1024 : undefined);
+    });
+  });
+}
+
+/** produceSeconds: sum and count of the gateway's skein_ingest_produce_seconds histogram (time waiting for Kafka). */
+async function produceSeconds(url: string): Promise<{ sum: number; count: number } | undefined> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const sum = /^skein_ingest_produce_seconds_sum(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+    const count = /^skein_ingest_produce_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+    return sum !== undefined && count !== undefined ? { sum: Number(sum), count: Number(count) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ load
+
+interface Phase {
+  requests: number;
+  okRequests: number;
+  spans: number;
+  latenciesMs: number[];
+  errors: Record<string, number>;
+  bytesSent: number;
+  partial: number;
+  elapsedMs: number;
+}
+
+interface Target {
+  url: URL;
+  headers: Record<string, string>;
+  bodies: Buffer[];
+  spansPerBody: number;
+  /** acceptedSpans: spans the answer reports as accepted (undefined = all of them). */
+  acceptedSpans(status: number, body: Buffer): number;
+}
+
+function send(agent: Agent, target: Target, body: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { agent, method: 'POST', hostname: target.url.hostname, port: target.url.port, path: target.url.pathname, headers: { ...target.headers, 'Content-Length': String(body.length) }, timeout: 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout after 30 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** runPhase: `concurrency` loops sending bodies back to back until `durationMs` passed or `maxRequests` were started. */
+async function runPhase(agent: Agent, target: Target, concurrency: number, durationMs: number, maxRequests: number, record: boolean): Promise<Phase> {
+  const phase: Phase = { requests: 0, okRequests: 0, spans: 0, latenciesMs: [], errors: {}, bytesSent: 0, partial: 0, elapsedMs: 0 };
+  const start = performance.now();
+  const deadline = start + durationMs;
+  let next = 0;
+  const worker = async () => {
+    while (performance.now() < deadline && phase.requests < maxRequests) {
+      const body = target.bodies[next++ % target.bodies.length] as Buffer;
+      phase.requests++;
+      const t0 = performance.now();
+      try {
+        const res = await send(agent, target, body);
+        const ms = performance.now() - t0;
+        if (record) phase.latenciesMs.push(ms);
+        phase.bytesSent += body.length;
+        if (res.status >= 200 && res.status < 300) {
+          phase.okRequests++;
+          const accepted = target.acceptedSpans(res.status, res.body);
+          if (accepted < target.spansPerBody) phase.partial++;
+          phase.spans += accepted;
+        } else {
+          phase.errors[String(res.status)] = (phase.errors[String(res.status)] ?? 0) + 1;
+          if (res.status === 503 || res.status === 429) await sleep(50);
+        }
+      } catch (err) {
+        const key = `network: ${(err as Error).message}`;
+        phase.errors[key] = (phase.errors[key] ?? 0) + 1;
+        await sleep(100);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  phase.elapsedMs = performance.now() - start;
+  return phase;
+}
+
+/**
+ * otlpRejectedSpans: `partial_success.rejected_spans` of an ExportTraceServiceResponse (empty body = 0); the
+ * error message goes to `onMessage`.
+ */
+function otlpRejectedSpans(body: Buffer, onMessage: (message: string) => void): number {
+  if (body.length === 0) return 0;
+  const varint = (at: { pos: number }): number => {
+    let value = 0;
+    for (let shift = 0; at.pos < body.length; shift += 7) {
+      const byte = body[at.pos++] as number;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+    }
+    return value;
+  };
+  const at = { pos: 0 };
+  let rejected = 0;
+  while (at.pos < body.length) {
+    const key = varint(at);
+    if (key !== 0x0a) break; // field 1 partial_success (len)
+    const end = varint(at) + at.pos;
+    while (at.pos < end) {
+      const inner = varint(at);
+      if (inner === 0x08) rejected = varint(at);
+      else if (inner === 0x12) {
+        const length = varint(at);
+        onMessage(body.subarray(at.pos, at.pos + length).toString('utf8'));
+        at.pos += length;
+      } else return rejected;
+    }
+  }
+  return rejected;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] as number;
+}
+
+// ------------------------------------------------------------------------------------------------ profile summary
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** category: where a function lives: a package, a Skein library, node's core, or V8's pseudo-frames. */
+function category(frame: ProfileNode['callFrame']): string {
+  const { url, functionName } = frame;
+  if (url === '') return functionName.startsWith('(') ? functionName : `(native) ${functionName || '(anonymous)'}`;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1] as string;
+  const lib = /\/(libs|apps)\/([^/]+)\/src\/(.*)$/.exec(url);
+  if (lib) return `skein ${lib[2]}/${lib[3]}`;
+  if (url.startsWith('node:')) return `node ${url.slice(5).replace(/^internal\//, 'internal/').split('/').slice(0, 2).join('/')}`;
+  return url.replace(ROOT, '.');
+}
+
+const frameName = (frame: ProfileNode['callFrame']) => `${frame.functionName || '(anonymous)'} ${frame.url ? `${category(frame)}:${frame.lineNumber + 1}` : ''}`.trim();
+
+/** INCLUSIVE: functions of the ingest path whose inclusive time is reported (name → how to recognise its frame). */
+const INCLUSIVE: [string, (f: ProfileNode['callFrame']) => boolean][] = [
+  ['IngestService.run (whole request after body read)', (f) => f.functionName === 'run' && f.url.includes('ingest.service')],
+  ['decodeContentEncoding (lz4/gzip)', (f) => f.functionName === 'decodeContentEncoding'],
+  ['parseSpanBatch (JSON.parse + validate)', (f) => f.functionName === 'parseSpanBatch'],
+  ['validateSpan', (f) => f.functionName === 'validateSpan'],
+  ['decodeOtlpTraces', (f) => f.functionName === 'decodeOtlpTraces'],
+  ['readOtlpProtobufRequest (wire decode)', (f) => f.functionName === 'readOtlpProtobufRequest'],
+  ['encodeSpanMessages (JSON.stringify per trace)', (f) => f.functionName === 'encodeSpanMessages'],
+  ['KafkaMessageBus.publish', (f) => f.functionName === 'publish' && f.url.includes('kafka-message-bus')],
+  ['lz4Codec.compress (Kafka batch LZ4)', (f) => f.functionName === 'compress' && f.url.includes('kafka-lz4')],
+  ['kafkajs (all frames)', (f) => f.url.includes('node_modules/kafkajs')],
+  ['readRawBody', (f) => f.functionName === 'readRawBody'],
+  ['express/router (all frames)', (f) => /node_modules\/(express|router|body-parser|finalhandler)\//.test(f.url)],
+  ['@nestjs (all frames)', (f) => f.url.includes('node_modules/@nestjs')],
+  ['prom-client (all frames)', (f) => f.url.includes('node_modules/prom-client')],
+];
+
+interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  busyMs: number;
+  topSelf: { name: string; ms: number; pct: number }[];
+  byCategory: { category: string; ms: number; pct: number }[];
+  inclusive: { name: string; ms: number; pctOfBusy: number }[];
+}
+
+function summariseProfile(file: string): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
+  const idleUs = [...selfUs.entries()].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
+  const busyUs = totalUs - idleUs;
+  const selfByName = new Map<string, number>();
+  const selfByCategory = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id) as ProfileNode;
+    if (node.callFrame.functionName === '(idle)') continue;
+    selfByName.set(frameName(node.callFrame), (selfByName.get(frameName(node.callFrame)) ?? 0) + us);
+    selfByCategory.set(category(node.callFrame), (selfByCategory.get(category(node.callFrame)) ?? 0) + us);
+    // inclusive: each sample counts once for every matcher that matches a frame on its stack
+    const matched = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = (byId.get(at) as ProfileNode).callFrame;
+      for (const [name, test] of INCLUSIVE) if (!matched.has(name) && test(frame)) matched.add(name);
+    }
+    for (const name of matched) inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+  }
+  const ms = (us: number) => Math.round(us / 100) / 10;
+  const pct = (us: number) => Math.round((1000 * us) / busyUs) / 10;
+  return {
+    file,
+    totalMs: ms(totalUs),
+    busyMs: ms(busyUs),
+    topSelf: [...selfByName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([name, us]) => ({ name, ms: ms(us), pct: pct(us) })),
+    byCategory: [...selfByCategory.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([c, us]) => ({ category: c, ms: ms(us), pct: pct(us) })),
+    inclusive: INCLUSIVE.map(([name]) => ({ name, ms: ms(inclusive.get(name) ?? 0), pctOfBusy: pct(inclusive.get(name) ?? 0) })),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+interface Result {
+  protocol: Protocol;
+  endpoint: string;
+  spansPerRequest: number;
+  bodyBytesMean: number;
+  concurrency: number;
+  seconds: number;
+  requests: number;
+  okRequests: number;
+  spansPerSecond: number;
+  requestsPerSecond: number;
+  mbPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  rssMb: { max: number; mean: number; startup: number };
+  cpu: { gatewayCores: number; benchClientCores: number; machineBusyPct: number | undefined };
+  kafkaProduceMeanMs: number | undefined;
+  errors: Record<string, number>;
+  partialAnswers: number;
+  firstPartialMessage: string | undefined;
+  kafkaMessages: number | undefined;
+  expectedKafkaMessages: number;
+  topic: string;
+  gatewayExit: number | string | null;
+  profile?: ProfileSummary;
+}
+
+async function benchmark(protocol: Protocol, options: Options, infra: { brokers: string; redisUrl: string }): Promise<Result> {
+  const spansPerBody = options.tracesPerRequest * options.spansPerTrace;
+  process.stdout.write(`[${protocol}] building ${options.pool} bodies of ${options.tracesPerRequest} traces x ${options.spansPerTrace} spans ...\n`);
+  const bodies = protocol === 'native' ? nativeBodies(options) : otlpBodies(options);
+  const gateway = await startGateway(protocol, infra, options.profile);
+  process.stdout.write(`[${protocol}] gateway pid ${gateway.pid} ready (${gateway.apiUrl}, OTLP ${gateway.otlpUrl}), topic ${gateway.topic}\n`);
+  const rssSamples: number[] = [];
+  let phaseRss: number[] | undefined;
+  const startupRss = (await rssMb(gateway.pid)) ?? NaN;
+  const sampler = setInterval(() => {
+    void rssMb(gateway.pid).then((mb) => {
+      if (mb === undefined) return;
+      rssSamples.push(mb);
+      phaseRss?.push(mb);
+    });
+  }, 500);
+  let stopped = false;
+  let firstPartial: string | undefined;
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency, maxFreeSockets: options.concurrency });
+  try {
+    const target: Target =
+      protocol === 'native'
+        ? {
+            url: new URL('/api/v1/spans', gateway.apiUrl),
+            headers: { Authorization: `Bearer ${gateway.apiKey}`, 'Content-Type': 'application/json', 'Content-Encoding': 'lz4' },
+            bodies,
+            spansPerBody,
+            acceptedSpans: (_status, body) => (JSON.parse(body.toString('utf8')) as { accepted: number }).accepted,
+          }
+        : {
+            url: new URL('/v1/traces', gateway.otlpUrl),
+            headers: { Authorization: `Bearer ${gateway.apiKey}`, 'Content-Type': 'application/x-protobuf' },
+            bodies,
+            spansPerBody,
+            acceptedSpans: (_status, body) => spansPerBody - otlpRejectedSpans(body, (message) => (firstPartial ??= message)),
+          };
+    let warmOk = 0;
+    if (options.warmup > 0) {
+      const warm = await runPhase(agent, target, options.concurrency, options.warmup * 1000, options.maxRequests, false);
+      process.stdout.write(`[${protocol}] warm-up ${options.warmup} s: ${warm.okRequests}/${warm.requests} ok, ${Math.round(warm.spans / (warm.elapsedMs / 1000))} spans/s\n`);
+      warmOk = warm.okRequests;
+      if (warm.okRequests === 0) throw new Error(`no request succeeded during warm-up: ${JSON.stringify(warm.errors)}\n${gateway.output().slice(-3000)}`);
+    }
+    const produceBefore = await produceSeconds(gateway.apiUrl);
+    const cpuBefore = processCpuSeconds(gateway.pid);
+    const clientBefore = process.cpuUsage();
+    const machineBefore = machineCpu();
+    phaseRss = [];
+    process.stdout.write(`[${protocol}] measuring ${options.seconds} s with ${options.concurrency} concurrent requests ...\n`);
+    const phase = await runPhase(agent, target, options.concurrency, options.seconds * 1000, options.maxRequests, true);
+    const measuredRss = phaseRss;
+    phaseRss = undefined;
+    const cpuAfter = processCpuSeconds(gateway.pid);
+    const clientAfter = process.cpuUsage(clientBefore);
+    const machineAfter = machineCpu();
+    const produceAfter = await produceSeconds(gateway.apiUrl);
+    clearInterval(sampler);
+    stopped = true;
+    const seconds = phase.elapsedMs / 1000;
+    const sorted = [...phase.latenciesMs].sort((a, b) => a - b);
+    const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+    const gatewayExit = await gateway.stop();
+    let kafkaMessages: number | undefined;
+    try {
+      kafkaMessages = await kafkaCountAndDelete(infra.brokers, gateway.topic);
+    } catch (err) {
+      process.stdout.write(`[${protocol}] could not count/delete topic ${gateway.topic}: ${(err as Error).message}\n`);
+    }
+    let profile: ProfileSummary | undefined;
+    if (gateway.profileDir !== undefined) {
+      const files = existsSync(gateway.profileDir) ? readdirSync(gateway.profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+      if (files.length === 0) process.stdout.write(`[${protocol}] no .cpuprofile written in ${gateway.profileDir} (gateway exit ${String(gatewayExit)})\n`);
+      else profile = summariseProfile(join(gateway.profileDir, files[0] as string));
+    }
+    return {
+      protocol,
+      endpoint: target.url.pathname,
+      spansPerRequest: spansPerBody,
+      bodyBytesMean: Math.round(bodies.reduce((s, b) => s + b.length, 0) / bodies.length),
+      concurrency: options.concurrency,
+      seconds: round(seconds, 2),
+      requests: phase.requests,
+      okRequests: phase.okRequests,
+      spansPerSecond: Math.round(phase.spans / seconds),
+      requestsPerSecond: round(phase.okRequests / seconds),
+      mbPerSecond: round(phase.bytesSent / seconds / 1e6, 2),
+      latencyMs: { p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? NaN), mean: round(sorted.reduce((a, b) => a + b, 0) / sorted.length) },
+      rssMb: { max: round(Math.max(...rssSamples)), mean: round(measuredRss.reduce((a, b) => a + b, 0) / measuredRss.length), startup: round(startupRss) },
+      cpu: {
+        gatewayCores: cpuBefore !== undefined && cpuAfter !== undefined ? round((cpuAfter - cpuBefore) / seconds, 2) : NaN,
+        benchClientCores: round((clientAfter.user + clientAfter.system) / 1e6 / seconds, 2),
+        machineBusyPct: machineBefore && machineAfter ? round((100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total)) : undefined,
+      },
+      kafkaProduceMeanMs: produceBefore && produceAfter && produceAfter.count > produceBefore.count ? round((1000 * (produceAfter.sum - produceBefore.sum)) / (produceAfter.count - produceBefore.count), 2) : undefined,
+      errors: phase.errors,
+      partialAnswers: phase.partial,
+      firstPartialMessage: firstPartial,
+      kafkaMessages,
+      expectedKafkaMessages: (warmOk + phase.okRequests) * options.tracesPerRequest,
+      topic: gateway.topic,
+      gatewayExit,
+      profile,
+    };
+  } finally {
+    if (!stopped) clearInterval(sampler);
+    agent.destroy();
+    if (gateway.child.exitCode === null && gateway.child.signalCode === null) {
+      await gateway.stop();
+      await kafkaCountAndDelete(infra.brokers, gateway.topic).catch(() => undefined);
+    }
+  }
+}
+
+function printResult(r: Result): void {
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const lines = [
+    `== ${r.protocol} (${r.endpoint}), ${r.spansPerRequest} spans/request, mean body ${n(r.bodyBytesMean)} bytes, concurrency ${r.concurrency}, ${r.seconds} s`,
+    `   spans/s          ${n(r.spansPerSecond)}`,
+    `   requests/s       ${r.requestsPerSecond}  (${r.okRequests} ok of ${r.requests}; ${r.mbPerSecond} MB/s of request bodies)`,
+    `   latency ms       p50 ${r.latencyMs.p50}  p90 ${r.latencyMs.p90}  p99 ${r.latencyMs.p99}  max ${r.latencyMs.max}  (mean ${r.latencyMs.mean}; Kafka produce mean ${r.kafkaProduceMeanMs ?? '?'})`,
+    `   gateway RSS MB   max ${r.rssMb.max}  mean ${r.rssMb.mean} (idle after start ${r.rssMb.startup})`,
+    `   CPU              gateway ${r.cpu.gatewayCores} cores, bench client ${r.cpu.benchClientCores} cores, machine ${r.cpu.machineBusyPct ?? '?'}% busy (of ${cpus().length} CPUs)`,
+    `   errors           ${Object.keys(r.errors).length === 0 ? 'none' : JSON.stringify(r.errors)}${r.partialAnswers > 0 ? `; ${r.partialAnswers} partial answers, e.g. ${JSON.stringify(r.firstPartialMessage ?? '')}` : ''}`,
+    `   Kafka            ${r.kafkaMessages ?? '?'} messages (expected ${r.expectedKafkaMessages}: one per trace, warm-up included) in ${r.topic} (deleted); gateway exit ${String(r.gatewayExit)}`,
+  ];
+  if (r.profile) {
+    const p = r.profile;
+    lines.push(`   profile          ${p.file}: ${n(p.busyMs)} ms busy of ${n(p.totalMs)} ms`);
+    lines.push('   self time by package/module:');
+    for (const c of p.byCategory.slice(0, 15)) lines.push(`     ${String(c.pct).padStart(5)}%  ${c.category}`);
+    lines.push('   top self-time functions:');
+    for (const f of p.topSelf.slice(0, 20)) lines.push(`     ${String(f.pct).padStart(5)}%  ${f.name}`);
+    lines.push('   inclusive time (% of busy):');
+    for (const f of p.inclusive) if (f.ms > 0) lines.push(`     ${String(f.pctOfBusy).padStart(5)}%  ${f.name}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const infra = localInfra();
+  // Hard deadline: body building, gateway start, warm-up, measurement, shutdown and clean-up per protocol.
+  const hardDeadlineMs = options.protocols.length * (options.warmup + options.seconds + 240) * 1000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: hard deadline of ${hardDeadlineMs / 1000} s passed; exiting\n`);
+    process.exit(2);
+  }, hardDeadlineMs);
+  watchdog.unref();
+  const results: Result[] = [];
+  for (const protocol of options.protocols) {
+    const result = await benchmark(protocol, options, infra);
+    printResult(result);
+    results.push(result);
+  }
+  const summary = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    options: { ...options, json: undefined },
+    results,
+  };
+  const json = JSON.stringify(summary, null, 2);
+  if (options.json) writeFileSync(options.json, `${json}\n`);
+  process.stdout.write(`${json}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
