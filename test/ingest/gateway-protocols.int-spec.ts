@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import { ExportResult, ExportResultCode } from '@opentelemetry/core';
@@ -10,10 +11,10 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, IdGenerator, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { RedisKeys, SPANS_TOPIC, SpanMessage, decodeSpanMessage, topicName } from '@skein/contracts';
-import { Span, compressLz4Frame, encodeNativeBatch, sharedServerSpanId } from '@skein/domain';
+import { Span, compressLz4Frame, decompressLz4Frame, encodeNativeBatch, sharedServerSpanId } from '@skein/domain';
 import { eventually, infraFromEnv, randomSpanId, randomTraceId, uniqueName } from '@skein/testing';
 import Redis from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
+import { CompressionCodecs, CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { Annotation, BatchRecorder, ExplicitContext, TraceId, Tracer, jsonEncoder } from 'zipkin';
 import { HttpLogger } from 'zipkin-transport-http';
 import { ServiceProcess, startServiceProcess } from '../support/service-process';
@@ -122,6 +123,33 @@ async function metricsText(gateway: Gateway): Promise<string> {
 /** rssBytes: resident set size of a process, from `ps`. */
 function rssBytes(pid: number): number {
   return Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim()) * 1024;
+}
+
+/**
+ * useLz4InKafkajs: the gateway produces LZ4 batches (the topic is LZ4 too) and kafkajs ships no LZ4 codec, so this
+ * test's consumer gets one: LZ4 frames through the domain's checked frame decoder, as the services' own bus does.
+ */
+function useLz4InKafkajs(): void {
+  CompressionCodecs[CompressionTypes.LZ4] = () => ({
+    compress: async (encoder: { buffer: Buffer }) => compressLz4Frame(encoder.buffer),
+    decompress: async (buffer: Buffer) => decompressLz4Frame(buffer, 256 * MIB),
+  });
+}
+
+/**
+ * withNodeHttp: the exporters' HTTP transport loads node:http with a dynamic import() on its first send, which Node
+ * refuses inside Jest's vm sandbox unless Jest runs with --experimental-vm-modules (opentelemetry-js issue #6035).
+ * This hands the transport what that import would give it (node:http's request function and an agent), so the
+ * unmodified exporter does everything else: serialization, compression, headers, retries, response handling.
+ */
+function withNodeHttp<T extends SpanExporter>(exporter: T): T {
+  type Transport = { _utils: { agent: http.Agent; request: typeof http.request } | null };
+  const transport = (exporter as unknown as { _delegate?: { _transport?: { _transport?: Partial<Transport> } } })._delegate?._transport?._transport;
+  if (transport === undefined || transport._utils !== null) {
+    throw new Error('the OTLP exporter internals changed: cannot hand it node:http (see opentelemetry-js issue #6035)');
+  }
+  transport._utils = { agent: new http.Agent({ keepAlive: false }), request: http.request };
+  return exporter;
 }
 
 /** exportWith: one export call of a real OpenTelemetry exporter, as a promise of its result. */
@@ -267,7 +295,7 @@ describe('ingest-gateway protocols on real Kafka and Redis', () => {
 
   it('OTLP/HTTP protobuf: the OpenTelemetry exporter succeeds and its spans reach Kafka mapped, with app from the API key', async () => {
     const otel = recordOtelTrace('cart-service');
-    const exporter = new OtlpProtoTraceExporter({ url: `${gateway.otlpUrl}/v1/traces`, headers: { Authorization: `Bearer ${API_KEY}` } });
+    const exporter = withNodeHttp(new OtlpProtoTraceExporter({ url: `${gateway.otlpUrl}/v1/traces`, headers: { Authorization: `Bearer ${API_KEY}` } });
     try {
       const result = await exportWith(exporter, otel.spans);
       expect(result.error).toBeUndefined();
@@ -315,7 +343,7 @@ describe('ingest-gateway protocols on real Kafka and Redis', () => {
   it('OTLP/HTTP JSON: the JSON exporter succeeds, plain and gzip-compressed, and its spans reach Kafka', async () => {
     for (const compression of [CompressionAlgorithm.NONE, CompressionAlgorithm.GZIP]) {
       const otel = recordOtelTrace(`json-${compression}-service`);
-      const exporter = new OtlpJsonTraceExporter({ url: `${gateway.otlpUrl}/v1/traces`, headers: { Authorization: `Bearer ${API_KEY}` }, compression });
+      const exporter = withNodeHttp(new OtlpJsonTraceExporter({ url: `${gateway.otlpUrl}/v1/traces`, headers: { Authorization: `Bearer ${API_KEY}` }, compression });
       try {
         const result = await exportWith(exporter, otel.spans);
         expect(result.error).toBeUndefined();
@@ -462,7 +490,7 @@ describe('ingest-gateway protocols on real Kafka and Redis', () => {
       }
     }
     // The real OTLP exporter without a key gets a failure it does not retry.
-    const exporter = new OtlpProtoTraceExporter({ url: `${gateway.otlpUrl}/v1/traces` });
+    const exporter = withNodeHttp(new OtlpProtoTraceExporter({ url: `${gateway.otlpUrl}/v1/traces` });
     try {
       const result = await exportWith(exporter, recordOtelTrace('auth-service').spans);
       expect(result.code).toBe(ExportResultCode.FAILED);
@@ -668,7 +696,7 @@ describe('ingest-gateway protocols on real Kafka and Redis', () => {
 
     expect((await postNative(gateway.url, spansOf('metrics-service', 5))).status).toBe(202);
     const otel = recordOtelTrace('metrics-service');
-    const exporter = new OtlpProtoTraceExporter({ url: `${gateway.otlpUrl}/v1/traces`, headers: { Authorization: `Bearer ${API_KEY}` } });
+    const exporter = withNodeHttp(new OtlpProtoTraceExporter({ url: `${gateway.otlpUrl}/v1/traces`, headers: { Authorization: `Bearer ${API_KEY}` } });
     try {
       expect((await exportWith(exporter, otel.spans)).code).toBe(ExportResultCode.SUCCESS);
     } finally {

@@ -1,4 +1,5 @@
 import { Server, ServerCredentials, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation, sendUnaryData, status } from '@grpc/grpc-js';
+import { SPAN_INGEST_SEND_PATH, SpanIngestDecodeError, decodeSendSpansRequest, encodeSendSpansResponse } from '@skein/contracts';
 import { ApiKeyRegistry, BatchRejection, encodeOtlpExportResponse, otlpPartialSuccess } from '@skein/domain';
 import { BusUnavailable, IngestService, Overloaded, RateLimited } from './ingest.service';
 
@@ -23,6 +24,11 @@ export const otlpTraceServiceDefinition: ServiceDefinition = {
   },
 };
 
+/** spanIngestServiceDefinition: Skein's native `skein.ingest.v1.SpanIngest/Send` (span_ingest.proto), raw bytes as above. */
+export const spanIngestServiceDefinition: ServiceDefinition = {
+  Send: { ...(otlpTraceServiceDefinition['Export'] as ServiceDefinition[string]), path: SPAN_INGEST_SEND_PATH },
+};
+
 /** GrpcError: a gRPC status with a message, as grpc-js's callback expects. */
 interface GrpcError {
   code: status;
@@ -33,6 +39,7 @@ interface GrpcError {
 export function toGrpcError(err: unknown): GrpcError {
   const explicit = (err as { grpc?: status }).grpc;
   if (explicit !== undefined) return { code: explicit, details: (err as Error).message };
+  if (err instanceof SpanIngestDecodeError) return { code: status.INVALID_ARGUMENT, details: `invalid_protobuf: ${err.message}` };
   if (err instanceof BatchRejection) return { code: err.reason === 'too_large' ? status.RESOURCE_EXHAUSTED : status.INVALID_ARGUMENT, details: `${err.reason}: ${err.message}` };
   if (err instanceof RateLimited) return { code: status.RESOURCE_EXHAUSTED, details: `rate_limited: ${err.message}` };
   if (err instanceof BusUnavailable || err instanceof Overloaded) return { code: status.UNAVAILABLE, details: err.message };
@@ -51,8 +58,9 @@ export interface OtlpGrpcOptions {
 }
 
 /**
- * OtlpGrpcServer: OTLP/gRPC `TraceService/Export`, with the API key in the `authorization` metadata
- * (`Bearer <key>`). Partial success is answered in the response, like OTLP/HTTP.
+ * OtlpGrpcServer: the gateway's gRPC port: OTLP `TraceService/Export` and Skein's native `SpanIngest/Send`,
+ * with the API key in the `authorization` metadata (`Bearer <key>`). OTLP partial success is answered in the
+ * response, like OTLP/HTTP.
  */
 export class OtlpGrpcServer {
   private server?: Server;
@@ -76,6 +84,14 @@ export class OtlpGrpcServer {
       },
     };
     server.addService(otlpTraceServiceDefinition, implementation);
+    server.addService(spanIngestServiceDefinition, {
+      Send: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+        void this.send(call).then(
+          (response) => callback(null, response),
+          (err: unknown) => callback(toGrpcError(err)),
+        );
+      },
+    });
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${this.options.host}:${this.options.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
@@ -90,7 +106,20 @@ export class OtlpGrpcServer {
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   }
 
+  private async send(call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
+    const app = this.authenticate(call);
+    const request = decodeSendSpansRequest(call.request);
+    const result = await this.options.ingest.ingestNative(request.batch, request.encoding || undefined, app);
+    return encodeSendSpansResponse({ accepted: result.accepted, metricsOnly: result.metricsOnly, dropped: result.dropped });
+  }
+
   private async export(call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
+    const app = this.authenticate(call);
+    const result = await this.options.ingest.ingestOtlp(call.request, 'protobuf', undefined, app);
+    return encodeOtlpExportResponse(otlpPartialSuccess({ spans: [], rejected: result.violations, rejectedSpans: result.rejectedSpans }));
+  }
+
+  private authenticate(call: ServerUnaryCall<Buffer, Buffer>): string | undefined {
     let app: string | undefined;
     if (this.options.apiKeys !== undefined) {
       const header = call.metadata.get('authorization')[0];
@@ -101,7 +130,6 @@ export class OtlpGrpcServer {
       }
       app = result.app;
     }
-    const result = await this.options.ingest.ingestOtlp(call.request, 'protobuf', undefined, app);
-    return encodeOtlpExportResponse(otlpPartialSuccess({ spans: [], rejected: result.violations, rejectedSpans: result.rejectedSpans }));
+    return app;
   }
 }

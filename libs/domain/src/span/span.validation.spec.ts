@@ -405,3 +405,59 @@ describe('validateSpan', () => {
     expect(DEFAULT_SPAN_LIMITS).toEqual({ maxNameLength: 256, maxTags: 128, maxTagValueLength: 4096, maxEvents: 128, maxLinks: 128 });
   });
 });
+
+describe('validateSpan: events and links', () => {
+  const base = {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: '00f067aa0ba902b7',
+    service: 'checkout',
+    operation: 'charge',
+    startTimeUs: 1_763_700_000_000_000,
+    durationUs: 10,
+  };
+
+  it('keeps events, links, resource, scope and status message', () => {
+    const result = validateSpan(
+      {
+        ...base,
+        statusMessage: 'card declined',
+        resource: { 'host.name': 'pod-7' },
+        scope: { name: 'lib', version: '1.0' },
+        events: [{ timeUs: 1_763_700_000_000_005, name: 'exception', attributes: { 'exception.type': 'TypeError' } }],
+        links: [{ traceId: 'AB'.repeat(16), spanId: 'cd'.repeat(8), attributes: {} }],
+      },
+      'spans[0]',
+    );
+    expect(result).toMatchObject({
+      ok: true,
+      span: {
+        statusMessage: 'card declined',
+        resource: { 'host.name': 'pod-7' },
+        scope: { name: 'lib', version: '1.0' },
+        events: [{ timeUs: 1_763_700_000_000_005, name: 'exception', attributes: { 'exception.type': 'TypeError' } }],
+        links: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), attributes: {} }],
+      },
+    });
+  });
+
+  it('lets an event carry a stack trace longer than the tag limit, up to 8 times it', () => {
+    const trace = 'at x\n'.repeat(2000); // 10,000 characters
+    expect(validateSpan({ ...base, events: [{ timeUs: base.startTimeUs, name: 'exception', attributes: { 'exception.stacktrace': trace } }] }, 'spans[0]').ok).toBe(true);
+    expect(validateSpan({ ...base, tags: { stack: trace } }, 'spans[0]')).toEqual({ ok: false, violations: [{ path: 'spans[0].tags.stack', message: 'longer than 4096 characters' }] });
+    expect(validateSpan({ ...base, events: [{ timeUs: base.startTimeUs, name: 'exception', attributes: { s: 'x'.repeat(40_000) } }] }, 'spans[0]')).toEqual({
+      ok: false,
+      violations: [{ path: 'spans[0].events[0].attributes.s', message: 'longer than 32768 characters' }],
+    });
+  });
+
+  it('names the bad event and link fields', () => {
+    const result = validateSpan({ ...base, events: [{ timeUs: 5, name: 'x' }], links: [{ traceId: 'zz', spanId: 'cd'.repeat(8) }] }, 'spans[2]');
+    expect(result).toEqual({
+      ok: false,
+      violations: [
+        { path: 'spans[2].events[0].timeUs', message: 'must be an integer of microseconds since the epoch' },
+        { path: 'spans[2].links[0].traceId', message: 'must be 16 or 32 hex characters' },
+      ],
+    });
+  });
+});

@@ -1,16 +1,18 @@
-import { Metadata } from '@grpc/grpc-js';
+import { Metadata, ServiceClientConstructor, credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { registerLz4Codec } from '@skein/adapter-kafka';
-import { SPANS_TOPIC, SpanMessage, decodeSpanMessage, topicName } from '@skein/contracts';
-import { eventually, infraFromEnv, uniqueName } from '@skein/testing';
+import { SPANS_TOPIC, SPAN_INGEST_PROTO, SpanMessage, decodeSpanMessage, topicName } from '@skein/contracts';
+import { encodeNativeBatch } from '@skein/domain';
+import { eventually, infraFromEnv, threeServiceTrace, uniqueName } from '@skein/testing';
 import { Consumer, Kafka, logLevel } from 'kafkajs';
 import { ServiceProcess, startServiceProcess } from '../support/service-process';
 
-/** OTLP/gRPC with OpenTelemetry's own gRPC exporter, against ingest-gateway on the real Kafka. */
+/** The gateway's gRPC port on the real Kafka: OTLP/gRPC with OpenTelemetry's own exporter, and the native SpanIngest service from its .proto. */
 describe('ingest-gateway: OTLP/gRPC (TraceService/Export) with the OpenTelemetry gRPC exporter', () => {
   const infra = infraFromEnv();
   const prefix = uniqueName('grpc');
@@ -104,5 +106,44 @@ describe('ingest-gateway: OTLP/gRPC (TraceService/Export) with the OpenTelemetry
     expect((await exportWith(wrong, spans)).code).toBe(ExportResultCode.FAILED);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(received.some((m) => m.traceId === spans[0]!.spanContext().traceId)).toBe(false);
+  });
+
+  describe('native SpanIngest/Send, with a client generated from the documented span_ingest.proto', () => {
+    type SendCallback = (err: (Error & { code?: number }) | null, response?: { accepted: number; metricsOnly: number; dropped: number }) => void;
+    interface SpanIngestClient {
+      Send(request: { batch: Buffer; encoding: string }, metadata: Metadata, callback: SendCallback): void;
+      close(): void;
+    }
+    const send = (metadata: Metadata, request: { batch: Buffer; encoding: string }) => {
+      const definition = loadPackageDefinition(loadSync(SPAN_INGEST_PROTO, { keepCase: false, longs: Number })) as unknown as { skein: { ingest: { v1: { SpanIngest: ServiceClientConstructor } } } };
+      const client = new definition.skein.ingest.v1.SpanIngest(grpcUrl.replace('http://', ''), credentials.createInsecure()) as unknown as SpanIngestClient;
+      return new Promise<{ err: (Error & { code?: number }) | null; response?: { accepted: number } }>((resolve) => client.Send(request, metadata, (err, response) => resolve({ err, response }))).finally(() => client.close());
+    };
+
+    it('writes an lz4 batch to Kafka and answers the accepted count', async () => {
+      const metadata = new Metadata();
+      metadata.set('authorization', `Bearer ${apiKey}`);
+      const trace = threeServiceTrace();
+      const { err, response } = await send(metadata, { batch: encodeNativeBatch(trace.spans), encoding: 'lz4' });
+      expect(err).toBeNull();
+      expect(response).toMatchObject({ accepted: 5 });
+      const message = await eventually(() => {
+        const found = received.find((m) => m.traceId === trace.traceId);
+        expect(found?.spans.length).toBe(5);
+        return found!;
+      }, 30_000);
+      expect(message.spans.every((s) => s.app === 'mobile')).toBe(true);
+    });
+
+    it('answers UNAUTHENTICATED without a key and INVALID_ARGUMENT naming the span and field for a bad batch', async () => {
+      const unauthenticated = await send(new Metadata(), { batch: encodeNativeBatch(threeServiceTrace().spans), encoding: 'lz4' });
+      expect(unauthenticated.err?.code).toBe(16);
+      const metadata = new Metadata();
+      metadata.set('authorization', `Bearer ${apiKey}`);
+      const bad = threeServiceTrace().spans.map((s, i) => (i === 1 ? { ...s, spanId: 'nope' } : s));
+      const invalid = await send(metadata, { batch: encodeNativeBatch(bad), encoding: 'lz4' });
+      expect(invalid.err?.code).toBe(3);
+      expect(invalid.err?.message).toMatch(/spans\[1\]\.spanId/);
+    });
   });
 });
