@@ -52,6 +52,8 @@ interface Options {
   pool: number;
   maxRequests: number;
   json?: string;
+  /** summarise: only summarise this existing .cpuprofile and exit. */
+  summarise?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -100,11 +102,15 @@ function parseOptions(argv: string[]): Options {
       case '--json':
         options.json = value();
         break;
+      case '--summarise-profile':
+        options.summarise = value();
+        break;
       case '--help':
       case '-h':
         process.stdout.write(
           'usage: node -r ./tools/register.js tools/bench/ingest-gateway.bench.ts [--seconds 20] [--warmup 3] [--concurrency 8]\n' +
-            '         [--protocol native|otlp|both] [--profile] [--traces 10] [--spans-per-trace 50] [--pool 24] [--max-requests N] [--json file]\n',
+            '         [--protocol native|otlp|both] [--profile] [--traces 10] [--spans-per-trace 50] [--pool 24] [--max-requests N] [--json file]\n' +
+            '       ... --summarise-profile <file.cpuprofile>   (only print the summary of an existing gateway profile)\n',
         );
         process.exit(0);
       // eslint-disable-next-line no-fallthrough
@@ -634,20 +640,36 @@ const frameName = (frame: ProfileNode['callFrame']) => `${frame.functionName || 
 
 /** INCLUSIVE: functions of the ingest path whose inclusive time is reported (name → how to recognise its frame). */
 const INCLUSIVE: [string, (f: ProfileNode['callFrame']) => boolean][] = [
-  ['IngestService.run (whole request after body read)', (f) => f.functionName === 'run' && f.url.includes('ingest.service')],
-  ['decodeContentEncoding (lz4/gzip)', (f) => f.functionName === 'decodeContentEncoding'],
-  ['parseSpanBatch (JSON.parse + validate)', (f) => f.functionName === 'parseSpanBatch'],
+  ['IngestService.run (after the body is read)', (f) => f.functionName === 'run' && f.url.includes('ingest.service')],
+  ['parseSpanBatch (JSON.parse + validateSpan)', (f) => f.functionName === 'parseSpanBatch'],
+  ['decodeOtlpTraces (read + map + validateSpan)', (f) => f.functionName === 'decodeOtlpTraces'],
   ['validateSpan', (f) => f.functionName === 'validateSpan'],
-  ['decodeOtlpTraces', (f) => f.functionName === 'decodeOtlpTraces'],
-  ['readOtlpProtobufRequest (wire decode)', (f) => f.functionName === 'readOtlpProtobufRequest'],
+  ['span-validation attributes() (tags/resource copy)', (f) => f.functionName === 'attributes' && f.url.includes('span.validation')],
   ['encodeSpanMessages (JSON.stringify per trace)', (f) => f.functionName === 'encodeSpanMessages'],
-  ['KafkaMessageBus.publish', (f) => f.functionName === 'publish' && f.url.includes('kafka-message-bus')],
-  ['lz4Codec.compress (Kafka batch LZ4)', (f) => f.functionName === 'compress' && f.url.includes('kafka-lz4')],
-  ['kafkajs (all frames)', (f) => f.url.includes('node_modules/kafkajs')],
-  ['readRawBody', (f) => f.functionName === 'readRawBody'],
-  ['express/router (all frames)', (f) => /node_modules\/(express|router|body-parser|finalhandler)\//.test(f.url)],
-  ['@nestjs (all frames)', (f) => f.url.includes('node_modules/@nestjs')],
-  ['prom-client (all frames)', (f) => f.url.includes('node_modules/prom-client')],
+  ['PolicyCache.resolve (sampling policy per span)', (f) => f.functionName === 'resolve' && f.url.includes('policy-cache')],
+  ['lz4Codec.compress (Kafka record batch LZ4)', (f) => f.functionName === 'compress' && f.url.includes('kafka-lz4')],
+  ['kafkajs crc32C', (f) => f.functionName === 'crc32C' || (f.url.includes('crc32C') && f.url.includes('kafkajs'))],
+];
+
+/**
+ * STAGES: every busy sample goes to one stage of the request's path: of the stages whose frames are on its stack,
+ * the first listed here (the most specific work) wins; so the stages add up to 100% of the busy time.
+ */
+const STAGES: [string, (f: ProfileNode['callFrame']) => boolean][] = [
+  ['garbage collection', (f) => f.functionName === '(garbage collector)'],
+  ['startup (module load, SWC transpile)', (f) => f.url.startsWith('node:internal/modules') || f.url.includes('node_modules/@swc') || f.url.includes('node_modules/pirates')],
+  ['body decompression (lz4 / gzip)', (f) => f.functionName === 'decodeContentEncoding' || f.functionName === 'decompressLz4Frame'],
+  ['native JSON.parse + validation', (f) => f.functionName === 'parseSpanBatch'],
+  ['OTLP protobuf wire decode', (f) => f.functionName === 'readOtlpProtobufRequest'],
+  ['OTLP mapping + validation', (f) => f.functionName === 'mapOtlpTraceRequest'],
+  ['sampling policy per span', (f) => (f.functionName === 'resolve' && /policy-cache|sampling-policy/.test(f.url)) || f.functionName === 'decideSpan'],
+  ['Kafka message encode (JSON.stringify)', (f) => f.functionName === 'encodeSpanMessages'],
+  ['kafkajs produce (record batches, LZ4, CRC, socket)', (f) => f.url.includes('node_modules/kafkajs') || f.url.includes('kafka-lz4') || f.url.includes('kafka-message-bus')],
+  ['request body read', (f) => f.functionName === 'readRawBody'],
+  ['prom-client', (f) => f.url.includes('node_modules/prom-client')],
+  ['ioredis / policy refresh', (f) => f.url.includes('node_modules/ioredis') || f.url.includes('adapter-redis')],
+  ['HTTP server (node http, express, Nest)', (f) => /node_modules\/(@nestjs|express|router|finalhandler|body-parser|send|on-finished|raw-body|etag|content-type|path-to-regexp)\//.test(f.url) || /^node:(_http|net|internal\/(streams|stream_base_commons|http))/.test(f.url) || f.functionName === 'writev' || f.functionName === 'writeBuffer' || f.functionName === 'writeUtf8String'],
+  ['other ingest code', (f) => f.url.includes('/libs/') || f.url.includes('/apps/')],
 ];
 
 interface ProfileSummary {
@@ -657,6 +679,7 @@ interface ProfileSummary {
   topSelf: { name: string; ms: number; pct: number }[];
   byCategory: { category: string; ms: number; pct: number }[];
   inclusive: { name: string; ms: number; pctOfBusy: number }[];
+  stages: { stage: string; ms: number; pctOfBusy: number }[];
 }
 
 function summariseProfile(file: string): ProfileSummary {
@@ -672,6 +695,7 @@ function summariseProfile(file: string): ProfileSummary {
   const selfByName = new Map<string, number>();
   const selfByCategory = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const stages = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const node = byId.get(id) as ProfileNode;
     if (node.callFrame.functionName === '(idle)') continue;
@@ -679,11 +703,15 @@ function summariseProfile(file: string): ProfileSummary {
     selfByCategory.set(category(node.callFrame), (selfByCategory.get(category(node.callFrame)) ?? 0) + us);
     // inclusive: each sample counts once for every matcher that matches a frame on its stack
     const matched = new Set<string>();
+    let stage = STAGES.length;
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = (byId.get(at) as ProfileNode).callFrame;
       for (const [name, test] of INCLUSIVE) if (!matched.has(name) && test(frame)) matched.add(name);
+      for (let i = 0; i < stage; i++) if ((STAGES[i] as (typeof STAGES)[number])[1](frame)) stage = i;
     }
     for (const name of matched) inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+    const stageName = stage < STAGES.length ? (STAGES[stage] as (typeof STAGES)[number])[0] : node.callFrame.functionName === '(program)' ? '(program): V8/native outside JS' : 'other';
+    stages.set(stageName, (stages.get(stageName) ?? 0) + us);
   }
   const ms = (us: number) => Math.round(us / 100) / 10;
   const pct = (us: number) => Math.round((1000 * us) / busyUs) / 10;
@@ -694,6 +722,7 @@ function summariseProfile(file: string): ProfileSummary {
     topSelf: [...selfByName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([name, us]) => ({ name, ms: ms(us), pct: pct(us) })),
     byCategory: [...selfByCategory.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([c, us]) => ({ category: c, ms: ms(us), pct: pct(us) })),
     inclusive: INCLUSIVE.map(([name]) => ({ name, ms: ms(inclusive.get(name) ?? 0), pctOfBusy: pct(inclusive.get(name) ?? 0) })),
+    stages: [...stages.entries()].sort((a, b) => b[1] - a[1]).map(([stage, us]) => ({ stage, ms: ms(us), pctOfBusy: pct(us) })),
   };
 }
 
@@ -713,7 +742,8 @@ interface Result {
   mbPerSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   rssMb: { max: number; mean: number; startup: number };
-  cpu: { gatewayCores: number; benchClientCores: number; machineBusyPct: number | undefined };
+  /** cpu: cores used during the measurement; otherCores = the rest of the machine (Kafka, Elasticsearch, Redis, anything else running). */
+  cpu: { gatewayCores: number; benchClientCores: number; otherCores: number | undefined; machineBusyPct: number | undefined; backgroundBusyPctBefore: number | undefined };
   kafkaProduceMeanMs: number | undefined;
   errors: Record<string, number>;
   partialAnswers: number;
@@ -729,6 +759,12 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
   const spansPerBody = options.tracesPerRequest * options.spansPerTrace;
   process.stdout.write(`[${protocol}] building ${options.pool} bodies of ${options.tracesPerRequest} traces x ${options.spansPerTrace} spans ...\n`);
   const bodies = protocol === 'native' ? nativeBodies(options) : otlpBodies(options);
+  // What the machine is doing before the gateway starts: other work here skews the figures.
+  const idleBefore = machineCpu();
+  await sleep(2_000);
+  const idleAfter = machineCpu();
+  const background = idleBefore && idleAfter ? (100 * (idleAfter.busy - idleBefore.busy)) / (idleAfter.total - idleBefore.total) : undefined;
+  if (background !== undefined && background > 10) process.stdout.write(`[${protocol}] warning: the machine is already ${background.toFixed(0)}% busy before the gateway starts; figures will be low\n`);
   const gateway = await startGateway(protocol, infra, options.profile);
   process.stdout.write(`[${protocol}] gateway pid ${gateway.pid} ready (${gateway.apiUrl}, OTLP ${gateway.otlpUrl}), topic ${gateway.topic}\n`);
   const rssSamples: number[] = [];
@@ -784,6 +820,7 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
     clearInterval(sampler);
     stopped = true;
     const seconds = phase.elapsedMs / 1000;
+    const machineBusyPct = machineBefore && machineAfter ? (100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total) : undefined;
     const sorted = [...phase.latenciesMs].sort((a, b) => a - b);
     const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
     const gatewayExit = await gateway.stop();
@@ -816,7 +853,9 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
       cpu: {
         gatewayCores: cpuBefore !== undefined && cpuAfter !== undefined ? round((cpuAfter - cpuBefore) / seconds, 2) : NaN,
         benchClientCores: round((clientAfter.user + clientAfter.system) / 1e6 / seconds, 2),
-        machineBusyPct: machineBefore && machineAfter ? round((100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total)) : undefined,
+        machineBusyPct: machineBusyPct === undefined ? undefined : round(machineBusyPct),
+        otherCores: machineBusyPct === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : round(Math.max(0, (machineBusyPct / 100) * cpus().length - (cpuAfter - cpuBefore) / seconds - (clientAfter.user + clientAfter.system) / 1e6 / seconds), 2),
+        backgroundBusyPctBefore: background === undefined ? undefined : round(background),
       },
       kafkaProduceMeanMs: produceBefore && produceAfter && produceAfter.count > produceBefore.count ? round((1000 * (produceAfter.sum - produceBefore.sum)) / (produceAfter.count - produceBefore.count), 2) : undefined,
       errors: phase.errors,
@@ -846,25 +885,35 @@ function printResult(r: Result): void {
     `   requests/s       ${r.requestsPerSecond}  (${r.okRequests} ok of ${r.requests}; ${r.mbPerSecond} MB/s of request bodies)`,
     `   latency ms       p50 ${r.latencyMs.p50}  p90 ${r.latencyMs.p90}  p99 ${r.latencyMs.p99}  max ${r.latencyMs.max}  (mean ${r.latencyMs.mean}; Kafka produce mean ${r.kafkaProduceMeanMs ?? '?'})`,
     `   gateway RSS MB   max ${r.rssMb.max}  mean ${r.rssMb.mean} (idle after start ${r.rssMb.startup})`,
-    `   CPU              gateway ${r.cpu.gatewayCores} cores, bench client ${r.cpu.benchClientCores} cores, machine ${r.cpu.machineBusyPct ?? '?'}% busy (of ${cpus().length} CPUs)`,
+    `   CPU              gateway ${r.cpu.gatewayCores} cores, bench client ${r.cpu.benchClientCores}, rest of machine ${r.cpu.otherCores ?? '?'}; machine ${r.cpu.machineBusyPct ?? '?'}% busy of ${cpus().length} CPUs (${r.cpu.backgroundBusyPctBefore ?? '?'}% before the gateway started)`,
     `   errors           ${Object.keys(r.errors).length === 0 ? 'none' : JSON.stringify(r.errors)}${r.partialAnswers > 0 ? `; ${r.partialAnswers} partial answers, e.g. ${JSON.stringify(r.firstPartialMessage ?? '')}` : ''}`,
     `   Kafka            ${r.kafkaMessages ?? '?'} messages (expected ${r.expectedKafkaMessages}: one per trace, warm-up included) in ${r.topic} (deleted); gateway exit ${String(r.gatewayExit)}`,
   ];
-  if (r.profile) {
-    const p = r.profile;
-    lines.push(`   profile          ${p.file}: ${n(p.busyMs)} ms busy of ${n(p.totalMs)} ms`);
-    lines.push('   self time by package/module:');
-    for (const c of p.byCategory.slice(0, 15)) lines.push(`     ${String(c.pct).padStart(5)}%  ${c.category}`);
-    lines.push('   top self-time functions:');
-    for (const f of p.topSelf.slice(0, 20)) lines.push(`     ${String(f.pct).padStart(5)}%  ${f.name}`);
-    lines.push('   inclusive time (% of busy):');
-    for (const f of p.inclusive) if (f.ms > 0) lines.push(`     ${String(f.pctOfBusy).padStart(5)}%  ${f.name}`);
-  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (r.profile) printProfile(r.profile);
+}
+
+function printProfile(p: ProfileSummary): void {
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const lines: string[] = [];
+  lines.push(`   profile          ${p.file}: ${n(p.busyMs)} ms busy of ${n(p.totalMs)} ms`);
+  lines.push('   busy time by stage (each sample to its most specific stage):');
+  for (const st of p.stages) lines.push(`     ${String(st.pctOfBusy).padStart(5)}%  ${st.stage}`);
+  lines.push('   self time by package/module:');
+  for (const c of p.byCategory.slice(0, 15)) lines.push(`     ${String(c.pct).padStart(5)}%  ${c.category}`);
+  lines.push('   top self-time functions:');
+  for (const f of p.topSelf.slice(0, 20)) lines.push(`     ${String(f.pct).padStart(5)}%  ${f.name}`);
+  lines.push('   inclusive time (% of busy):');
+  for (const f of p.inclusive) if (f.ms > 0) lines.push(`     ${String(f.pctOfBusy).padStart(5)}%  ${f.name}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.summarise !== undefined) {
+    printProfile(summariseProfile(options.summarise));
+    return;
+  }
   const infra = localInfra();
   // Hard deadline: body building, gateway start, warm-up, measurement, shutdown and clean-up per protocol.
   const hardDeadlineMs = options.protocols.length * (options.warmup + options.seconds + 240) * 1000;

@@ -1,4 +1,4 @@
-import { Controller, HttpCode, HttpException, Inject, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, HttpException, Inject, Post, Req, Res, StreamableFile } from '@nestjs/common';
 import { encodeOtlpExportResponse, otlpPartialSuccess } from '@skein/domain';
 import { readRawBody } from '@skein/service-kit';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,21 +15,22 @@ export class OtlpHttpController {
 
   @Post('traces')
   @HttpCode(200)
-  async traces(@Req() request: IncomingMessage, @Res({ passthrough: true }) response: ServerResponse): Promise<Buffer | object> {
+  async traces(@Req() request: IncomingMessage, @Res({ passthrough: true }) response: ServerResponse): Promise<StreamableFile | object> {
+    const app = authenticateRequest(this.context, request);
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     const format = contentType === 'application/x-protobuf' || contentType === 'application/protobuf' ? 'protobuf' : contentType === 'application/json' ? 'json' : undefined;
     if (format === undefined) {
       this.context.ingest.countRejection('unsupported_media_type');
       throw new HttpException({ error: 'unsupported_media_type', message: `Content-Type "${contentType}" is not supported: use application/x-protobuf or application/json` }, 415);
     }
-    const app = authenticateRequest(this.context, request);
     try {
       const body = await readRawBody(request, this.context.maxBodyBytes);
       const result = await this.context.ingest.ingestOtlp(body, format, request.headers['content-encoding'], app);
       const partial = otlpPartialSuccess({ spans: [], rejected: result.violations, rejectedSpans: result.rejectedSpans });
       if (format === 'protobuf') {
-        response.setHeader('Content-Type', 'application/x-protobuf');
-        return encodeOtlpExportResponse(partial);
+        // As bytes: a returned Buffer would go through Express's res.json() as `{"type":"Buffer","data":[…]}`.
+        const bytes = encodeOtlpExportResponse(partial);
+        return new StreamableFile(bytes, { type: 'application/x-protobuf', length: bytes.length });
       }
       return partial.rejectedSpans > 0 ? { partialSuccess: { rejectedSpans: String(partial.rejectedSpans), errorMessage: partial.errorMessage } } : {};
     } catch (err) {
