@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MemoryMessageBus, MemoryMetricStore, MemoryPolicyStore, MemorySlaStateStore, MemoryTraceStore } from '@skein/adapter-memory';
 import { CONSUMER_GROUPS, SPANS_TOPIC, spansTopicSpec } from '@skein/contracts';
-import { ApiKeyRegistry, DEFAULT_BATCH_LIMITS, PolicyCache, TokenBucketRateLimiter, generateApiKey } from '@skein/domain';
+import { ApiKeyRegistry, PolicyCache, TokenBucketRateLimiter, generateApiKey } from '@skein/domain';
 import { SpanAssemblerModule } from '@skein/feature-assembler';
 import { IngestModule } from '@skein/feature-ingest';
 import { MetricsAggregatorModule } from '@skein/feature-metrics';
 import { QueryModule } from '@skein/feature-query';
 import { SlaCheckerModule, parseSlaRules } from '@skein/feature-sla';
-import { createLogger, createMetricsRegistry, exitOnStartupError, startService } from '@skein/service-kit';
+import { batchLimitsFromConfig, createLogger, createMetricsRegistry, exitOnStartupError, startService } from '@skein/service-kit';
 import { loadEmbeddedConfig } from './embedded.config';
 
 /**
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
         otlpGrpc: { host: config.SKEIN_HTTP_HOST, port: config.SKEIN_OTLP_GRPC_PORT, listening: (grpcPort) => logger.info({ grpcPort }, 'OTLP/gRPC listening') },
         policyAdmin: { store: policyStore, cache: policyCache, adminToken },
         maxBodyBytes: config.SKEIN_MAX_BODY_BYTES,
-        limits: { ...DEFAULT_BATCH_LIMITS, maxSpansPerBatch: config.SKEIN_MAX_SPANS_PER_BATCH, maxDecompressedBytes: config.SKEIN_MAX_DECOMPRESSED_BYTES },
+        limits: batchLimitsFromConfig(config),
       }),
       SpanAssemblerModule.register({ bus, store: traces, spansTopic: SPANS_TOPIC, groupId: CONSUMER_GROUPS.spanAssembler, registry, logger }),
       MetricsAggregatorModule.register({ bus, store: metrics, spansTopic: SPANS_TOPIC, groupId: CONSUMER_GROUPS.metricsAggregator, registry, logger }),

@@ -1,9 +1,9 @@
 import { KafkaMessageBus } from '@skein/adapter-kafka';
 import { RedisPolicyStore } from '@skein/adapter-redis';
 import { SPANS_TOPIC, spansTopicSpec, topicName } from '@skein/contracts';
-import { ApiKeyRegistry, DEFAULT_BATCH_LIMITS, PolicyCache, TokenBucketRateLimiter } from '@skein/domain';
+import { ApiKeyRegistry, PolicyCache, TokenBucketRateLimiter } from '@skein/domain';
 import { IngestModule } from '@skein/feature-ingest';
-import { createLogger, createMetricsRegistry, exitOnStartupError, startService } from '@skein/service-kit';
+import { batchLimitsFromConfig, createLogger, createMetricsRegistry, exitOnStartupError, startService } from '@skein/service-kit';
 import { loadIngestGatewayConfig } from './ingest-gateway.config';
 
 async function main(): Promise<void> {
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
         otlpGrpc: { host: config.SKEIN_HTTP_HOST, port: config.SKEIN_OTLP_GRPC_PORT, listening: (grpcPort) => logger.info({ grpcPort }, 'OTLP/gRPC listening') },
         policyAdmin: { store: policyStore, cache: policyCache, adminToken: config.SKEIN_ADMIN_TOKEN },
         maxBodyBytes: config.SKEIN_MAX_BODY_BYTES,
-        limits: { ...DEFAULT_BATCH_LIMITS, maxSpansPerBatch: config.SKEIN_MAX_SPANS_PER_BATCH, maxDecompressedBytes: config.SKEIN_MAX_DECOMPRESSED_BYTES },
+        limits: batchLimitsFromConfig(config),
       }),
     ],
     onClose: async () => {

@@ -1,3 +1,4 @@
+import { BatchLimits } from '@skein/domain';
 import { z } from 'zod';
 import { env } from './config';
 
@@ -43,7 +44,37 @@ export const ingestShape = {
   SKEIN_MAX_DECOMPRESSED_BYTES: env.positiveInt(64 * 1024 * 1024),
   /** SKEIN_MAX_SPANS_PER_BATCH: most spans in one request; default 10000. */
   SKEIN_MAX_SPANS_PER_BATCH: env.positiveInt(10_000),
+  /** SKEIN_MAX_NAME_LENGTH: longest service, operation or tag key, characters; default 256. */
+  SKEIN_MAX_NAME_LENGTH: env.positiveInt(256),
+  /** SKEIN_MAX_TAGS: most tags (attributes) on one span; default 128. */
+  SKEIN_MAX_TAGS: env.positiveInt(128),
+  /** SKEIN_MAX_TAG_VALUE_LENGTH: longest tag value, characters (event attributes: 8 times this); default 4096. */
+  SKEIN_MAX_TAG_VALUE_LENGTH: env.positiveInt(4096),
+  /** SKEIN_MAX_EVENTS / SKEIN_MAX_LINKS: most events / links on one span; default 128 each. */
+  SKEIN_MAX_EVENTS: env.positiveInt(128),
+  SKEIN_MAX_LINKS: env.positiveInt(128),
 };
+
+/** batchLimitsFromConfig: the BatchLimits an ingest endpoint enforces, from the ingestShape variables. */
+export function batchLimitsFromConfig(config: {
+  SKEIN_MAX_SPANS_PER_BATCH: number;
+  SKEIN_MAX_DECOMPRESSED_BYTES: number;
+  SKEIN_MAX_NAME_LENGTH: number;
+  SKEIN_MAX_TAGS: number;
+  SKEIN_MAX_TAG_VALUE_LENGTH: number;
+  SKEIN_MAX_EVENTS: number;
+  SKEIN_MAX_LINKS: number;
+}): BatchLimits {
+  return {
+    maxSpansPerBatch: config.SKEIN_MAX_SPANS_PER_BATCH,
+    maxDecompressedBytes: config.SKEIN_MAX_DECOMPRESSED_BYTES,
+    maxNameLength: config.SKEIN_MAX_NAME_LENGTH,
+    maxTags: config.SKEIN_MAX_TAGS,
+    maxTagValueLength: config.SKEIN_MAX_TAG_VALUE_LENGTH,
+    maxEvents: config.SKEIN_MAX_EVENTS,
+    maxLinks: config.SKEIN_MAX_LINKS,
+  };
+}
 
 /** slaShape: rules file, webhook signing and timing of the SLA checker (times in ms). */
 export const slaShape = {
