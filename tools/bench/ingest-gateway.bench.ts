@@ -34,6 +34,7 @@ import { AddressInfo, createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import * as lz4 from 'lz4';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -52,12 +53,20 @@ interface Options {
   pool: number;
   maxRequests: number;
   json?: string;
+  /** lz4BlockKb: LZ4 frame block size of the native bodies; undefined = encodeNativeBatch's (the lz4 package default, 4 MiB). */
+  lz4BlockKb?: number;
+  /** gatewayEntry: a compiled (JavaScript) build of the gateway's main to run instead of the TypeScript sources through tools/register.js. */
+  gatewayEntry?: string;
+  /** nodeArgs: extra node arguments of the gateway process (e.g. --max-semi-space-size=16). */
+  nodeArgs: string[];
+  /** waitQuiet: seconds to wait, before each protocol, for the machine to be under 10% busy (0 = do not wait). */
+  waitQuiet: number;
   /** summarise: only summarise this existing .cpuprofile and exit. */
   summarise?: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { seconds: 20, warmup: 3, concurrency: 8, protocols: ['native', 'otlp'], profile: false, tracesPerRequest: 10, spansPerTrace: 50, pool: 24, maxRequests: 2_000_000 };
+  const options: Options = { seconds: 20, warmup: 3, concurrency: 8, protocols: ['native', 'otlp'], profile: false, tracesPerRequest: 10, spansPerTrace: 50, pool: 24, maxRequests: 2_000_000, waitQuiet: 0, nodeArgs: [] };
   const number = (name: string, value: string | undefined, min: number, max: number): number => {
     const n = Number(value);
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number between ${min} and ${max}, got ${String(value)}`);
@@ -102,6 +111,24 @@ function parseOptions(argv: string[]): Options {
       case '--json':
         options.json = value();
         break;
+      case '--native-lz4-block-kb': {
+        const kb = Math.floor(number('native-lz4-block-kb', value(), 64, 4096));
+        if (![64, 256, 1024, 4096].includes(kb)) throw new Error('--native-lz4-block-kb must be 64, 256, 1024 or 4096 (the LZ4 frame block sizes)');
+        options.lz4BlockKb = kb;
+        break;
+      }
+      case '--node-arg': {
+        const arg = value();
+        if (arg === undefined || !arg.startsWith('--')) throw new Error('--node-arg needs a node option, e.g. --node-arg=--max-semi-space-size=16');
+        options.nodeArgs.push(arg);
+        break;
+      }
+      case '--gateway-entry':
+        options.gatewayEntry = value();
+        break;
+      case '--wait-quiet':
+        options.waitQuiet = number('wait-quiet', value(), 0, 3600);
+        break;
       case '--summarise-profile':
         options.summarise = value();
         break;
@@ -109,7 +136,8 @@ function parseOptions(argv: string[]): Options {
       case '-h':
         process.stdout.write(
           'usage: node -r ./tools/register.js tools/bench/ingest-gateway.bench.ts [--seconds 20] [--warmup 3] [--concurrency 8]\n' +
-            '         [--protocol native|otlp|both] [--profile] [--traces 10] [--spans-per-trace 50] [--pool 24] [--max-requests N] [--json file]\n' +
+            '         [--protocol native|otlp|both] [--profile] [--traces 10] [--spans-per-trace 50] [--pool 24] [--max-requests N] [--wait-quiet S] [--json file]\n' +
+            '         [--native-lz4-block-kb 64|256|1024|4096] [--node-arg=--some-node-option ...] [--gateway-entry compiled/main.js]\n' +
             '       ... --summarise-profile <file.cpuprofile>   (only print the summary of an existing gateway profile)\n',
         );
         process.exit(0);
@@ -219,13 +247,14 @@ function nativeTrace(spans: number, startUs: number, seq: number): Span[] {
   return out;
 }
 
-function nativeBodies(options: Options): Buffer[] {
+export function nativeBodies(options: Pick<Options, 'pool' | 'tracesPerRequest' | 'spansPerTrace' | 'lz4BlockKb'>): Buffer[] {
   const bodies: Buffer[] = [];
   const startUs = Date.now() * 1000;
   for (let b = 0; b < options.pool; b++) {
     const spans: Span[] = [];
     for (let t = 0; t < options.tracesPerRequest; t++) spans.push(...nativeTrace(options.spansPerTrace, startUs + (b * options.tracesPerRequest + t) * 1_000, b * options.tracesPerRequest + t));
-    bodies.push(encodeNativeBatch(spans));
+    // encodeNativeBatch is what the SDKs send; --native-lz4-block-kb makes the same frame with smaller blocks.
+    bodies.push(options.lz4BlockKb === undefined ? encodeNativeBatch(spans) : lz4.encode(Buffer.from(JSON.stringify({ spans })), { blockMaxSize: options.lz4BlockKb * 1024 }));
   }
   return bodies;
 }
@@ -306,7 +335,7 @@ function otlpRequestSpans(service: string, traces: number, spansPerTrace: number
   return exporter.getFinishedSpans();
 }
 
-function otlpBodies(options: Options): Buffer[] {
+export function otlpBodies(options: Pick<Options, 'pool' | 'tracesPerRequest' | 'spansPerTrace'>): Buffer[] {
   const bodies: Buffer[] = [];
   for (let b = 0; b < options.pool; b++) {
     const spans = otlpRequestSpans(pick(SERVICES, b), options.tracesPerRequest, options.spansPerTrace, b);
@@ -360,12 +389,12 @@ interface Gateway {
   stop(): Promise<number | string | null>;
 }
 
-async function startGateway(protocol: Protocol, infra: { brokers: string; redisUrl: string }, profile: boolean): Promise<Gateway> {
+async function startGateway(protocol: Protocol, infra: { brokers: string; redisUrl: string }, profile: boolean, extraNodeArgs: string[], entry?: string): Promise<Gateway> {
   const prefix = `bench-${Date.now()}-${protocol}`;
   const apiKey = hex(16);
-  const [httpPort, otlpPort] = [await freePort(), await freePort()];
+  const [httpPort, otlpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   const profileDir = profile ? mkdtempSync(join(tmpdir(), `skein-bench-prof-${protocol}-`)) : undefined;
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', 'ingest-gateway', 'src', 'main.ts')];
+  const nodeArgs = [...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(entry === undefined ? ['-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', 'ingest-gateway', 'src', 'main.ts')] : [entry])];
   const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: {
@@ -380,6 +409,8 @@ async function startGateway(protocol: Protocol, infra: { brokers: string; redisU
       SKEIN_HTTP_HOST: '127.0.0.1',
       SKEIN_HTTP_PORT: String(httpPort),
       SKEIN_OTLP_HTTP_PORT: String(otlpPort),
+      // OTLP/gRPC is not measured here, but its default port (4317) must not collide with another gateway's.
+      SKEIN_OTLP_GRPC_PORT: String(grpcPort),
       SKEIN_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -488,6 +519,29 @@ async function produceSeconds(url: string): Promise<{ sum: number; count: number
     const sum = /^skein_ingest_produce_seconds_sum(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
     const count = /^skein_ingest_produce_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
     return sum !== undefined && count !== undefined ? { sum: Number(sum), count: Number(count) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** memoryBreakdown: the gateway's V8 heap and external memory from its /metrics (prom-client default metrics), MB. */
+async function memoryBreakdown(url: string, pid: number): Promise<Record<string, number> | undefined> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const mb = (pattern: RegExp) => {
+      const value = pattern.exec(text)?.[1];
+      return value === undefined ? NaN : Math.round(Number(value) / 2 ** 20);
+    };
+    return {
+      rss: Math.round((await rssMb(pid)) ?? NaN),
+      heapTotal: mb(/^nodejs_heap_size_total_bytes(?:\{[^}]*\})? (\S+)$/m),
+      heapUsed: mb(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m),
+      newSpace: mb(/^nodejs_heap_space_size_total_bytes\{space="new"[^}]*\} (\S+)$/m),
+      oldSpace: mb(/^nodejs_heap_space_size_total_bytes\{space="old"[^}]*\} (\S+)$/m),
+      codeSpace: mb(/^nodejs_heap_space_size_total_bytes\{space="code"[^}]*\} (\S+)$/m),
+      largeObjectSpace: mb(/^nodejs_heap_space_size_total_bytes\{space="large_object"[^}]*\} (\S+)$/m),
+      external: mb(/^nodejs_external_memory_bytes(?:\{[^}]*\})? (\S+)$/m),
+    };
   } catch {
     return undefined;
   }
@@ -744,6 +798,10 @@ interface Result {
   rssMb: { max: number; mean: number; startup: number };
   /** cpu: cores used during the measurement; otherCores = the rest of the machine (Kafka, Elasticsearch, Redis, anything else running). */
   cpu: { gatewayCores: number; benchClientCores: number; otherCores: number | undefined; machineBusyPct: number | undefined; backgroundBusyPctBefore: number | undefined };
+  /** memoryAtStartMb: the same as memoryAtEndMb, idle, right after the gateway became ready. */
+  memoryAtStartMb: Record<string, number> | undefined;
+  /** memoryAtEndMb: RSS, V8 heap (total, used, per space) and external memory right after the measurement, MB. */
+  memoryAtEndMb: Record<string, number> | undefined;
   kafkaProduceMeanMs: number | undefined;
   errors: Record<string, number>;
   partialAnswers: number;
@@ -760,16 +818,25 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
   process.stdout.write(`[${protocol}] building ${options.pool} bodies of ${options.tracesPerRequest} traces x ${options.spansPerTrace} spans ...\n`);
   const bodies = protocol === 'native' ? nativeBodies(options) : otlpBodies(options);
   // What the machine is doing before the gateway starts: other work here skews the figures.
-  const idleBefore = machineCpu();
-  await sleep(2_000);
-  const idleAfter = machineCpu();
-  const background = idleBefore && idleAfter ? (100 * (idleAfter.busy - idleBefore.busy)) / (idleAfter.total - idleBefore.total) : undefined;
+  const busyOver2s = async () => {
+    const before = machineCpu();
+    await sleep(2_000);
+    const after = machineCpu();
+    return before && after ? (100 * (after.busy - before.busy)) / (after.total - before.total) : undefined;
+  };
+  let background = await busyOver2s();
+  const quietDeadline = Date.now() + options.waitQuiet * 1000;
+  while (background !== undefined && background > 10 && Date.now() < quietDeadline) {
+    process.stdout.write(`[${protocol}] machine ${background.toFixed(0)}% busy; waiting for it to be quiet ...\n`);
+    background = await busyOver2s();
+  }
   if (background !== undefined && background > 10) process.stdout.write(`[${protocol}] warning: the machine is already ${background.toFixed(0)}% busy before the gateway starts; figures will be low\n`);
-  const gateway = await startGateway(protocol, infra, options.profile);
+  const gateway = await startGateway(protocol, infra, options.profile, options.nodeArgs, options.gatewayEntry);
   process.stdout.write(`[${protocol}] gateway pid ${gateway.pid} ready (${gateway.apiUrl}, OTLP ${gateway.otlpUrl}), topic ${gateway.topic}\n`);
   const rssSamples: number[] = [];
   let phaseRss: number[] | undefined;
   const startupRss = (await rssMb(gateway.pid)) ?? NaN;
+  const memoryAtStart = await memoryBreakdown(gateway.apiUrl, gateway.pid);
   const sampler = setInterval(() => {
     void rssMb(gateway.pid).then((mb) => {
       if (mb === undefined) return;
@@ -817,6 +884,7 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
     const clientAfter = process.cpuUsage(clientBefore);
     const machineAfter = machineCpu();
     const produceAfter = await produceSeconds(gateway.apiUrl);
+    const memoryAtEnd = await memoryBreakdown(gateway.apiUrl, gateway.pid);
     clearInterval(sampler);
     stopped = true;
     const seconds = phase.elapsedMs / 1000;
@@ -857,6 +925,8 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
         otherCores: machineBusyPct === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : round(Math.max(0, (machineBusyPct / 100) * cpus().length - (cpuAfter - cpuBefore) / seconds - (clientAfter.user + clientAfter.system) / 1e6 / seconds), 2),
         backgroundBusyPctBefore: background === undefined ? undefined : round(background),
       },
+      memoryAtStartMb: memoryAtStart,
+      memoryAtEndMb: memoryAtEnd,
       kafkaProduceMeanMs: produceBefore && produceAfter && produceAfter.count > produceBefore.count ? round((1000 * (produceAfter.sum - produceBefore.sum)) / (produceAfter.count - produceBefore.count), 2) : undefined,
       errors: phase.errors,
       partialAnswers: phase.partial,
@@ -885,6 +955,8 @@ function printResult(r: Result): void {
     `   requests/s       ${r.requestsPerSecond}  (${r.okRequests} ok of ${r.requests}; ${r.mbPerSecond} MB/s of request bodies)`,
     `   latency ms       p50 ${r.latencyMs.p50}  p90 ${r.latencyMs.p90}  p99 ${r.latencyMs.p99}  max ${r.latencyMs.max}  (mean ${r.latencyMs.mean}; Kafka produce mean ${r.kafkaProduceMeanMs ?? '?'})`,
     `   gateway RSS MB   max ${r.rssMb.max}  mean ${r.rssMb.mean} (idle after start ${r.rssMb.startup})`,
+    `   memory MB        idle: ${r.memoryAtStartMb === undefined ? '?' : Object.entries(r.memoryAtStartMb).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `                    end:  ${r.memoryAtEndMb === undefined ? '?' : Object.entries(r.memoryAtEndMb).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `   CPU              gateway ${r.cpu.gatewayCores} cores, bench client ${r.cpu.benchClientCores}, rest of machine ${r.cpu.otherCores ?? '?'}; machine ${r.cpu.machineBusyPct ?? '?'}% busy of ${cpus().length} CPUs (${r.cpu.backgroundBusyPctBefore ?? '?'}% before the gateway started)`,
     `   errors           ${Object.keys(r.errors).length === 0 ? 'none' : JSON.stringify(r.errors)}${r.partialAnswers > 0 ? `; ${r.partialAnswers} partial answers, e.g. ${JSON.stringify(r.firstPartialMessage ?? '')}` : ''}`,
     `   Kafka            ${r.kafkaMessages ?? '?'} messages (expected ${r.expectedKafkaMessages}: one per trace, warm-up included) in ${r.topic} (deleted); gateway exit ${String(r.gatewayExit)}`,
@@ -916,7 +988,7 @@ async function main(): Promise<void> {
   }
   const infra = localInfra();
   // Hard deadline: body building, gateway start, warm-up, measurement, shutdown and clean-up per protocol.
-  const hardDeadlineMs = options.protocols.length * (options.warmup + options.seconds + 240) * 1000;
+  const hardDeadlineMs = options.protocols.length * (options.warmup + options.seconds + options.waitQuiet + 240) * 1000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: hard deadline of ${hardDeadlineMs / 1000} s passed; exiting\n`);
     process.exit(2);
@@ -939,7 +1011,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${json}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
