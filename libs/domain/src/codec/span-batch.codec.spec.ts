@@ -82,6 +82,58 @@ describe('lz4 frames', () => {
     expect(decompressLz4Frame(compressLz4Frame(Buffer.alloc(0)), 0)).toEqual(Buffer.alloc(0));
   });
 
+  it('compressLz4Frame writes the same bytes as the lz4 package, and each reads the other', () => {
+    for (const data of [Buffer.alloc(0), Buffer.from('{"spans":[]}'.repeat(1000)), Buffer.from(JSON.stringify({ spans: Array.from({ length: 60_000 }, (_, i) => rawSpan({ spanId: spanIdOf(i) })) }))]) {
+      const frame = compressLz4Frame(data);
+      expect(frame.equals(lz4.encode(data))).toBe(true);
+      expect(lz4.decode(frame).equals(data)).toBe(true);
+    }
+    // Incompressible data: stored blocks here, where the lz4 package stores a compressed block larger than its input.
+    const noise = Buffer.concat([pseudoRandomText(4 * 1024 * 1024, 6), Buffer.from('tail')]);
+    expect(lz4.decode(compressLz4Frame(noise)).equals(noise)).toBe(true);
+    expect(decompressLz4Frame(lz4.encode(noise), noise.length).equals(noise)).toBe(true);
+  });
+
+  it('checks block checksums when the frame has them', () => {
+    // Built by hand: the lz4 package's encoder checksums the whole output buffer rather than the block (a bug).
+    const xxh32 = (data: Buffer): number => (lz4 as unknown as { utils: { blockChecksum(d: Buffer): number } }).utils.blockChecksum(data) >>> 0;
+    const data = Buffer.from('{"spans":[]}'.repeat(1000));
+    const plain = compressLz4Frame(data);
+    const blockBytes = plain.readUInt32LE(7) & 0x7fffffff;
+    const checksum = Buffer.alloc(4);
+    checksum.writeUInt32LE(xxh32(plain.subarray(11, 11 + blockBytes)));
+    const frame = Buffer.concat([plain.subarray(0, 11 + blockBytes), checksum, plain.subarray(11 + blockBytes)]);
+    frame[4] = frame[4]! | 0x10;
+    frame[6] = (xxh32(frame.subarray(4, 6)) >> 8) & 0xff;
+    expect(decompressLz4Frame(frame, data.length).equals(data)).toBe(true);
+    const broken = Buffer.from(frame);
+    broken[11 + blockBytes] = broken[11 + blockBytes]! ^ 0x01;
+    expect(rejection(() => decompressLz4Frame(broken, data.length)).message).toBe('body is not a valid LZ4 frame: invalid block checksum');
+  });
+
+  it('names a wrong header checksum, a reserved bit and a wrong content checksum', () => {
+    const data = Buffer.from('{"spans":[]}'.repeat(100));
+    const frame = compressLz4Frame(data);
+    const header = Buffer.from(frame);
+    header[6] = header[6]! ^ 0x01;
+    expect(rejection(() => decompressLz4Frame(header, data.length)).message).toBe('body is not a valid LZ4 frame: invalid frame header checksum');
+    const reserved = Buffer.from(frame);
+    reserved[4] = reserved[4]! | 0x02;
+    expect(rejection(() => decompressLz4Frame(reserved, data.length)).message).toBe('body is not a valid LZ4 frame: reserved bit set');
+    const content = Buffer.from(frame);
+    content[content.length - 1] = content[content.length - 1]! ^ 0x01;
+    expect(rejection(() => decompressLz4Frame(content, data.length)).message).toBe('body is not a valid LZ4 frame: invalid content checksum');
+  });
+
+  it('never returns a view of the body (a lone stored block is copied)', () => {
+    const data = pseudoRandomText(1000, 8);
+    const frame = compressLz4Frame(data);
+    expect(frame.readUInt32LE(7)).toBe(0x8000_0000 + 1000);
+    const out = decompressLz4Frame(frame, data.length);
+    frame.fill(0);
+    expect(out.equals(data)).toBe(true);
+  });
+
   it('round-trips a body larger than one 4 MiB block', () => {
     const data = Buffer.from(JSON.stringify(Array.from({ length: 200_000 }, (_, i) => ({ i, name: `span-${i}` }))));
     expect(data.length).toBeGreaterThan(4 * 1024 * 1024);
@@ -138,7 +190,6 @@ describe('lz4 frames', () => {
   });
 
   describe('corrupt input is a corrupt_lz4 rejection', () => {
-    // One span keeps the frame small: every decode attempt allocates a 4 MiB block buffer.
     const data = Buffer.from(JSON.stringify({ spans: [makeSpan()] }));
     const frame = compressLz4Frame(data);
 
