@@ -81,11 +81,21 @@ describe('resolvePolicy', () => {
     expect(resolvePolicy(tricky, 'shop', 'a","b', 'c').sampleRate).toBe(0.9);
   });
 
-  it('gives the default everywhere for the empty set, and returns copies', () => {
+  it('gives the default everywhere for the empty set, as frozen policies no caller can change', () => {
     const policy = resolvePolicy(EMPTY_POLICY_SET, 'shop', 's', 'o');
     expect(policy).toEqual(DEFAULT_POLICY);
-    policy.sampleRate = 0;
+    expect(() => {
+      policy.sampleRate = 0;
+    }).toThrow(TypeError);
     expect(DEFAULT_POLICY.sampleRate).toBe(1);
+    const index = new PolicyIndex({ version: 1, rules: [rule({ service: 's', sampleRate: 0.5 })] });
+    expect(Object.isFrozen(index.resolve('shop', 's', 'o'))).toBe(true);
+    expect(index.resolve('shop', 's', 'o')).toBe(index.resolve('shop', 's', 'other'));
+  });
+
+  it('decides without allocating: decideSpan returns the same frozen decision each time', () => {
+    expect(decideSpan(DEFAULT_POLICY, 'ab'.repeat(16))).toBe(decideSpan(DEFAULT_POLICY, 'cd'.repeat(16)));
+    expect(Object.isFrozen(decideSpan(DEFAULT_POLICY, 'ab'.repeat(16)))).toBe(true);
   });
 
   it('PolicyIndex resolves like resolvePolicy', () => {

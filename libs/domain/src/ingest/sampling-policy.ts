@@ -174,46 +174,60 @@ export function assertValidPolicySet(input: unknown): PolicySet {
 }
 
 function resolved(rule: PolicyRule, scope: PolicyScope): ResolvedPolicy {
-  return { sampleRate: rule.sampleRate, enabled: rule.enabled, metricsForUnsampled: rule.metricsForUnsampled, scope };
+  return Object.freeze({ sampleRate: rule.sampleRate, enabled: rule.enabled, metricsForUnsampled: rule.metricsForUnsampled, scope });
 }
 
 /**
- * PolicyIndex: a policy set indexed by scope, so resolving a span's policy is three map lookups whatever the
- * number of rules (the gateway resolves every span). Built once per set; later changes to the set are not seen.
+ * PolicyIndex: a policy set indexed by scope, so resolving a span's policy is at most three nested map lookups
+ * whatever the number of rules, with no key string built per span (the gateway resolves every span). The
+ * policies it returns are built once per set and frozen. Built once per set; later changes to the set are not seen.
  */
 export class PolicyIndex {
-  private readonly byScope = new Map<string, PolicyRule>();
+  private readonly byApp = new Map<string, ResolvedPolicy>();
+  private readonly byService = new Map<string, Map<string, ResolvedPolicy>>();
+  private readonly byOperation = new Map<string, Map<string, Map<string, ResolvedPolicy>>>();
 
   constructor(readonly set: PolicySet) {
     // First rule of a scope wins, as in resolvePolicy (a validated set has one rule per scope anyway).
     for (const rule of set.rules) {
-      const key = scopeKey(rule.app, rule.service, rule.service === undefined ? undefined : rule.operation);
-      if (!this.byScope.has(key)) this.byScope.set(key, rule);
+      if (rule.service === undefined) {
+        if (!this.byApp.has(rule.app)) this.byApp.set(rule.app, resolved(rule, 'app'));
+      } else if (rule.operation === undefined) {
+        const services = getOrCreate(this.byService, rule.app);
+        if (!services.has(rule.service)) services.set(rule.service, resolved(rule, 'service'));
+      } else {
+        const operations = getOrCreate(getOrCreate(this.byOperation, rule.app), rule.service);
+        if (!operations.has(rule.operation)) operations.set(rule.operation, resolved(rule, 'operation'));
+      }
     }
   }
 
-  /** resolve: the policy of (app, service, operation): operation rule, else service rule, else app rule, else DEFAULT_POLICY. */
+  /** resolve: the policy of (app, service, operation): operation rule, else service rule, else app rule, else DEFAULT_POLICY (frozen objects). */
   resolve(app: string, service?: string, operation?: string): ResolvedPolicy {
     if (service !== undefined) {
       if (operation !== undefined) {
-        const rule = this.byScope.get(scopeKey(app, service, operation));
-        if (rule !== undefined) return resolved(rule, 'operation');
+        const policy = this.byOperation.get(app)?.get(service)?.get(operation);
+        if (policy !== undefined) return policy;
       }
-      const rule = this.byScope.get(scopeKey(app, service, undefined));
-      if (rule !== undefined) return resolved(rule, 'service');
+      const policy = this.byService.get(app)?.get(service);
+      if (policy !== undefined) return policy;
     }
-    const rule = this.byScope.get(scopeKey(app, undefined, undefined));
-    return rule === undefined ? { ...DEFAULT_POLICY } : resolved(rule, 'app');
+    return this.byApp.get(app) ?? DEFAULT_POLICY;
   }
 
   /** operationsOf: the operations of (app, service) that have their own rule, sorted. */
   operationsOf(app: string, service: string): string[] {
-    const operations: string[] = [];
-    for (const rule of this.byScope.values()) {
-      if (rule.app === app && rule.service === service && rule.operation !== undefined) operations.push(rule.operation);
-    }
-    return operations.sort();
+    return [...(this.byOperation.get(app)?.get(service)?.keys() ?? [])].sort();
   }
+}
+
+function getOrCreate<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {
+  let inner = map.get(key);
+  if (inner === undefined) {
+    inner = new Map<string, V>();
+    map.set(key, inner);
+  }
+  return inner;
 }
 
 /**
@@ -224,8 +238,17 @@ export function resolvePolicy(set: PolicySet, app: string, service?: string, ope
   return new PolicyIndex(set).resolve(app, service, operation);
 }
 
-const TRACE_ID = /^(?:[0-9a-fA-F]{16}|[0-9a-fA-F]{32})$/;
 const TWO_POW_64 = 2 ** 64;
+
+/** isHexTraceId: 16 or 32 hex characters, either case (a char-code loop: it runs for every span ingested). */
+function isHexTraceId(traceId: string): boolean {
+  if (traceId.length !== 16 && traceId.length !== 32) return false;
+  for (let i = 0; i < traceId.length; i++) {
+    const c = traceId.charCodeAt(i) | 0x20; // ASCII upper case to lower case; other characters stay out of range
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
 
 /**
  * isTraceSampled: whether the trace is kept at `sampleRate` (0..1). A pure function of the trace id, as
@@ -237,7 +260,7 @@ const TWO_POW_64 = 2 ** 64;
  * SDKs that sample by the same rule agree with the gateway. Throws RangeError for an id that is not 16 or 32 hex.
  */
 export function isTraceSampled(traceId: string, sampleRate: number): boolean {
-  if (!TRACE_ID.test(traceId)) throw new RangeError(`traceId must be 16 or 32 hex characters, got ${JSON.stringify(traceId)}`);
+  if (!isHexTraceId(traceId)) throw new RangeError(`traceId must be 16 or 32 hex characters, got ${JSON.stringify(traceId)}`);
   if (!(sampleRate > 0)) return false; // also NaN
   if (sampleRate >= 1) return true;
   // rate × 2^64 is below 2^64 and, above 2^53, every double is an integer: the floor is exact.
@@ -257,10 +280,16 @@ export type SpanDecision = { route: 'trace' } | { route: 'metrics' } | { route: 
  * services); consistency across services comes from isTraceSampled being a function of the trace id.
  */
 export function decideSpan(policy: ResolvedPolicy, traceId: string): SpanDecision {
-  if (!policy.enabled) return { route: 'drop', reason: 'switched_off' };
-  if (isTraceSampled(traceId, policy.sampleRate)) return { route: 'trace' };
-  return policy.metricsForUnsampled ? { route: 'metrics' } : { route: 'drop', reason: 'unsampled' };
+  if (!policy.enabled) return SWITCHED_OFF;
+  if (isTraceSampled(traceId, policy.sampleRate)) return TRACE;
+  return policy.metricsForUnsampled ? METRICS : UNSAMPLED;
 }
+
+// The four decisions, shared and frozen: decideSpan runs for every span and allocates nothing.
+const TRACE: SpanDecision = Object.freeze({ route: 'trace' });
+const METRICS: SpanDecision = Object.freeze({ route: 'metrics' });
+const SWITCHED_OFF: SpanDecision = Object.freeze({ route: 'drop', reason: 'switched_off' });
+const UNSAMPLED: SpanDecision = Object.freeze({ route: 'drop', reason: 'unsampled' });
 
 /** EffectivePolicy: what an SDK of one service fetches (GET endpoint, in the spirit of Jaeger remote sampling). */
 export interface EffectivePolicy {
