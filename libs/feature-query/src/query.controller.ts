@@ -1,78 +1,129 @@
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
-import { MinuteStats, TraceSummary } from '@skein/domain';
-import { MAX_METRIC_RANGE_MINUTES, QueryService, TraceView } from './query.service';
+import { MinuteStats, TraceQuery, TraceQuerySyntaxError, TraceSearch, TraceSummary, parseTraceQuery } from '@skein/domain';
+import { invalidParameter, oneOf, parseBoolean, parseDurationParamUs, parseInteger, parseSort, parseTags, parseTimeMs, single } from './query-params';
+import { MAX_METRIC_RANGE_MINUTES, QueryService, TRACE_CLOCKS, TraceView } from './query.service';
 
 /** QUERY_SERVICE: injection token of the {@link QueryService} instance. */
 export const QUERY_SERVICE = Symbol('QUERY_SERVICE');
 
 const HOUR_MS = 3_600_000;
-const TRACE_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
 
-/** parseTime: a query parameter given as epoch milliseconds or an ISO-8601 date; 400 naming the parameter otherwise. */
-function parseTime(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) throw new BadRequestException({ error: 'invalid_parameter', message: `${name}: must be epoch milliseconds or an ISO-8601 date, got "${value}"` });
-  return ms;
+/** DEFAULT_NAMES_LOOKBACK_MS: how far back service and operation names are listed by default (7 days). */
+export const DEFAULT_NAMES_LOOKBACK_MS = 7 * 24 * HOUR_MS;
+
+/** TRACE_SEARCH_MAX_LIMIT: the largest `limit` of a trace search. */
+export const TRACE_SEARCH_MAX_LIMIT = 1000;
+
+/** TRACE_ID_PATTERN: a trace id as the read APIs accept it (after lower-casing): 16 or 32 hex characters. */
+export const TRACE_ID_PATTERN = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
+
+/** normalizeTraceId: the id lower-cased; 400 naming `name` unless it is 16 or 32 hex characters. */
+export function normalizeTraceId(name: string, id: string): string {
+  const traceId = id.toLowerCase();
+  if (!TRACE_ID_PATTERN.test(traceId)) throw invalidParameter(name, `must be 16 or 32 hex characters, got "${id}"`);
+  return traceId;
 }
 
-function parseLimit(value: string | undefined): number {
-  if (value === undefined || value === '') return 20;
-  const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new BadRequestException({ error: 'invalid_parameter', message: `limit: must be an integer from 1 to 1000, got "${value}"` });
-  return limit;
+/** parseQueryString: a Kibana-style query (`q`) → its AST; 400 `{error: 'invalid_query', message, position}` when it does not parse. */
+export function parseQueryString(text: string): TraceQuery {
+  try {
+    return parseTraceQuery(text);
+  } catch (err) {
+    if (err instanceof TraceQuerySyntaxError) throw new BadRequestException({ error: 'invalid_query', message: err.message, position: err.position });
+    throw err;
+  }
+}
+
+/** lookbackRange: [now − lookback, now] in microseconds; `lookback` in ms, default {@link DEFAULT_NAMES_LOOKBACK_MS}. */
+export function lookbackRange(lookback: unknown, nowMs = Date.now()): { startUs: number; endUs: number } {
+  const lookbackMs = parseInteger('lookback', lookback, 1, Number.MAX_SAFE_INTEGER, DEFAULT_NAMES_LOOKBACK_MS);
+  return { startUs: Math.max(0, nowMs - lookbackMs) * 1000, endUs: nowMs * 1000 };
 }
 
 @Controller('api')
 export class QueryController {
   constructor(@Inject(QUERY_SERVICE) private readonly query: QueryService) {}
 
-  /** trace: `GET /api/traces/:id` — the span tree; 404 when unknown. */
+  /** trace: `GET /api/traces/:id?clock=adjusted|raw` — the span tree (default: skew-adjusted times); 404 when unknown. */
   @Get('traces/:id')
-  async trace(@Param('id') id: string): Promise<TraceView> {
-    const traceId = id.toLowerCase();
-    if (!TRACE_ID.test(traceId)) throw new BadRequestException({ error: 'invalid_parameter', message: `id: must be 16 or 32 hex characters, got "${id}"` });
-    const trace = await this.query.getTrace(traceId);
-    if (trace === undefined) throw new NotFoundException({ error: 'not_found', message: `no span of trace ${traceId} is stored (yet)` });
-    return trace;
+  async trace(@Param('id') id: string, @Query('clock') clock?: unknown): Promise<TraceView> {
+    const traceId = normalizeTraceId('id', id);
+    const view = await this.query.getTrace(traceId, oneOf('clock', clock, TRACE_CLOCKS, 'adjusted'));
+    if (view === undefined) throw new NotFoundException({ error: 'not_found', message: `no span of trace ${traceId} is stored (yet)` });
+    return view;
   }
 
-  /** traces: `GET /api/traces?service=&operation=&start=&end=&limit=` — summaries, newest first; default: the last hour, 20. */
+  /**
+   * traces: `GET /api/traces?service=&operation=&tag=k=v&tags=&minDuration=&maxDuration=&errors=&start=&end=&limit=&sort=&q=`
+   * — trace summaries matching every filter given; default: the last hour, 20 traces, newest first (docs/query.md).
+   */
   @Get('traces')
-  async traces(
-    @Query('service') service?: string,
-    @Query('operation') operation?: string,
-    @Query('start') start?: string,
-    @Query('end') end?: string,
-    @Query('limit') limit?: string,
-  ): Promise<{ traces: TraceSummary[] }> {
-    const endMs = parseTime('end', end, Date.now());
-    const startMs = parseTime('start', start, endMs - HOUR_MS);
-    if (startMs > endMs) throw new BadRequestException({ error: 'invalid_parameter', message: 'start: must not be after end' });
-    return { traces: await this.query.searchTraces({ service: service || undefined, operation: operation || undefined, startMs, endMs, limit: parseLimit(limit) }) };
+  async traces(@Query() params: Record<string, unknown> = {}): Promise<{ traces: TraceSummary[] }> {
+    return { traces: await this.query.searchTraces(parseTraceSearch(params)) };
   }
 
   /** metrics: `GET /api/metrics?service=&operation=&from=&to=` — minute stats; default: the last hour. */
   @Get('metrics')
-  async metrics(@Query('service') service?: string, @Query('operation') operation?: string, @Query('from') from?: string, @Query('to') to?: string): Promise<{ minutes: MinuteStats[] }> {
-    if (!service) throw new BadRequestException({ error: 'invalid_parameter', message: 'service: required' });
-    if (!operation) throw new BadRequestException({ error: 'invalid_parameter', message: 'operation: required' });
-    const toMs = parseTime('to', to, Date.now());
-    const fromMs = parseTime('from', from, toMs - HOUR_MS);
-    if (fromMs > toMs) throw new BadRequestException({ error: 'invalid_parameter', message: 'from: must not be after to' });
-    if (toMs - fromMs > MAX_METRIC_RANGE_MINUTES * 60_000) throw new BadRequestException({ error: 'invalid_parameter', message: `from/to: at most ${MAX_METRIC_RANGE_MINUTES} minutes apart` });
-    return { minutes: await this.query.minuteStats(service, operation, fromMs, toMs) };
+  async metrics(@Query('service') service?: unknown, @Query('operation') operation?: unknown, @Query('from') from?: unknown, @Query('to') to?: unknown): Promise<{ minutes: MinuteStats[] }> {
+    const serviceName = single('service', service);
+    const operationName = single('operation', operation);
+    if (serviceName === undefined) throw invalidParameter('service', 'required');
+    if (operationName === undefined) throw invalidParameter('operation', 'required');
+    const toMs = parseTimeMs('to', to, Date.now());
+    const fromMs = parseTimeMs('from', from, toMs - HOUR_MS);
+    if (fromMs > toMs) throw invalidParameter('from', 'must not be after to');
+    if (toMs - fromMs > MAX_METRIC_RANGE_MINUTES * 60_000) throw invalidParameter('from/to', `at most ${MAX_METRIC_RANGE_MINUTES} minutes apart`);
+    return { minutes: await this.query.minuteStats(serviceName, operationName, fromMs, toMs) };
   }
 
-  /** services: `GET /api/services` — services with minute metrics. */
+  /** metricServices: `GET /api/metrics/services` — services with minute metrics (entry spans). */
+  @Get('metrics/services')
+  async metricServices(): Promise<{ services: string[] }> {
+    return { services: await this.query.metricServices() };
+  }
+
+  /** metricOperations: `GET /api/metrics/services/:name/operations` — operations of a service with minute metrics. */
+  @Get('metrics/services/:name/operations')
+  async metricOperations(@Param('name') name: string): Promise<{ operations: string[] }> {
+    return { operations: await this.query.metricOperations(name) };
+  }
+
+  /** services: `GET /api/services?lookback=` — services with a stored span in the last `lookback` ms (default 7 days). */
   @Get('services')
-  async services(): Promise<{ services: string[] }> {
-    return { services: await this.query.listServices() };
+  async services(@Query('lookback') lookback?: unknown): Promise<{ services: string[] }> {
+    return { services: await this.query.listServices(lookbackRange(lookback)) };
   }
 
-  /** operations: `GET /api/services/:name/operations`. */
+  /** operations: `GET /api/services/:name/operations?lookback=` — span names of a service, same lookback. */
   @Get('services/:name/operations')
-  async operations(@Param('name') name: string): Promise<{ operations: string[] }> {
-    return { operations: await this.query.listOperations(name) };
+  async operations(@Param('name') name: string, @Query('lookback') lookback?: unknown): Promise<{ operations: string[] }> {
+    return { operations: await this.query.listOperations(name, lookbackRange(lookback)) };
   }
+}
+
+/** parseTraceSearch: the query parameters of `GET /api/traces` → a {@link TraceSearch}; 400 naming the first bad one. */
+export function parseTraceSearch(params: Record<string, unknown>, nowMs = Date.now()): TraceSearch {
+  const endMs = parseTimeMs('end', params['end'], nowMs);
+  const startMs = parseTimeMs('start', params['start'], endMs - HOUR_MS);
+  if (startMs > endMs) throw invalidParameter('start', 'must not be after end');
+  const limit = parseInteger('limit', params['limit'], 1, TRACE_SEARCH_MAX_LIMIT, 20);
+  const sort = parseSort(params['sort']);
+  const minDurationUs = parseDurationParamUs('minDuration', params['minDuration']);
+  const maxDurationUs = parseDurationParamUs('maxDuration', params['maxDuration']);
+  if (minDurationUs !== undefined && maxDurationUs !== undefined && minDurationUs > maxDurationUs) throw invalidParameter('minDuration', 'must not be more than maxDuration');
+  const { tags, extra } = parseTags(params['tag'], params['tags']);
+  const text = single('q', params['q']);
+  const clauses = [...(text === undefined || text.trim() === '' ? [] : [parseQueryString(text)]), ...extra];
+  const search: TraceSearch = { startUs: startMs * 1000, endUs: endMs * 1000, limit, sort };
+  const service = single('service', params['service']);
+  const operation = single('operation', params['operation']);
+  if (service !== undefined) search.service = service;
+  if (operation !== undefined) search.operation = operation;
+  if (Object.keys(tags).length > 0) search.tags = tags;
+  if (minDurationUs !== undefined) search.minDurationUs = minDurationUs;
+  if (maxDurationUs !== undefined) search.maxDurationUs = maxDurationUs;
+  if (parseBoolean('errors', params['errors'], false)) search.errorsOnly = true;
+  if (clauses.length === 1) search.query = clauses[0];
+  else if (clauses.length > 1) search.query = { kind: 'and', clauses };
+  return search;
 }
