@@ -18,3 +18,5 @@ export * from './ingest/api-keys';
 export * from './ingest/rate-limiter';
 export * from './ingest/sampling-policy';
 export * from './ingest/policy-cache';
+export * from './trace/trace-query.parser';
+export * from './trace/trace-query.matcher';
