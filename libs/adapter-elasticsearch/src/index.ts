@@ -1,1 +1,2 @@
 export * from './elasticsearch-trace-store.adapter';
+export * from './elasticsearch-trace-query';
