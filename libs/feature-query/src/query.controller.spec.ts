@@ -107,6 +107,11 @@ describe('QueryController', () => {
       expect(await ids({ tag: 'http.method=POST' })).toHaveLength(2);
       expect(await ids({ tag: ['http.method=POST', 'http.status_code=404'] })).toEqual([]);
       expect(await ids({ q: 'duration>200ms AND service:payment-service' })).toEqual([failing.traceId]);
+      expect(await controller.traces({ ...range, q: 'name:charge duration>200 error:true' })).toEqual({
+        traces: [expect.objectContaining({ traceId: failing.traceId })],
+        query: 'operation:charge AND duration>200ms AND errors>0',
+      });
+      expect(await controller.traces({ ...range, errors: 'true' })).not.toHaveProperty('query');
       expect(await ids({ sort: 'shortest' })).toHaveLength(2);
       expect((await ids({ sort: 'longest' }))[0]).toBe(failing.traceId);
       expect((await ids({ sort: 'oldest', limit: '1' }))[0]).not.toBe(failing.traceId);
@@ -125,7 +130,7 @@ describe('QueryController', () => {
   describe('parseTraceSearch', () => {
     it('defaults to the last hour, 20 traces, newest first, no filter', () => {
       expect(parseTraceSearch({}, M0)).toEqual({ startUs: (M0 - HOUR) * 1000, endUs: M0 * 1000, limit: 20, sort: 'newest' });
-      expect(parseTraceSearch({ service: '', operation: '', tag: '', tags: '', q: '  ', errors: 'false', minDuration: '' }, M0)).toEqual(parseTraceSearch({}, M0));
+      expect(parseTraceSearch({ service: '', operation: '', tag: '', tags: '', errors: 'false', minDuration: '' }, M0)).toEqual(parseTraceSearch({}, M0));
     });
 
     it('maps every parameter', () => {
@@ -206,6 +211,10 @@ describe('QueryController', () => {
       expect(Number.isInteger(body.position)).toBe(true);
       expect(Object.keys(body).sort()).toEqual(['error', 'message', 'position']);
       expect((refused({ q: 'duration>fast' }) as { error: string }).error).toBe('invalid_query');
+      // An empty query is an error, not "no filter" (a missing q is).
+      expect(refused({ q: '' })).toEqual({ error: 'invalid_query', message: 'query: empty', position: 0 });
+      expect(refused({ q: '   ' })).toMatchObject({ error: 'invalid_query', message: 'query: empty' });
+      expect(refused({ q: ['a:1', 'b:2'] })).toEqual(invalid('q: must be given once, as a plain value'));
     });
   });
 

@@ -1,5 +1,5 @@
 import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Query } from '@nestjs/common';
-import { MinuteStats, TraceQuery, TraceQuerySyntaxError, TraceSearch, TraceSummary, parseTraceQuery } from '@skein/domain';
+import { MinuteStats, TraceQuery, TraceQuerySyntaxError, TraceSearch, TraceSummary, formatTraceQuery, parseTraceQuery } from '@skein/domain';
 import { invalidParameter, oneOf, parseBoolean, parseDurationParamUs, parseInteger, parseSort, parseTags, parseTimeMs, single } from './query-params';
 import { MAX_METRIC_RANGE_MINUTES, QueryService, TRACE_CLOCKS, TraceView } from './query.service';
 
@@ -55,11 +55,15 @@ export class QueryController {
 
   /**
    * traces: `GET /api/traces?service=&operation=&tag=k=v&tags=&minDuration=&maxDuration=&errors=&start=&end=&limit=&sort=&q=`
-   * — trace summaries matching every filter given; default: the last hour, 20 traces, newest first (docs/query.md).
+   * — trace summaries matching every filter given, and `query`, the normalized `q` when one was given; default: the
+   * last hour, 20 traces, newest first (docs/query.md).
    */
   @Get('traces')
-  async traces(@Query() params: Record<string, unknown> = {}): Promise<{ traces: TraceSummary[] }> {
-    return { traces: await this.query.searchTraces(parseTraceSearch(params)) };
+  async traces(@Query() params: Record<string, unknown> = {}): Promise<{ traces: TraceSummary[]; query?: string }> {
+    const traces = await this.query.searchTraces(parseTraceSearch(params));
+    const q = params['q'];
+    // Echo the normalized q (canonical names, explicit AND/OR/NOT), so a user sees how the query was read.
+    return typeof q === 'string' ? { traces, query: formatTraceQuery(parseTraceQuery(q)) } : { traces };
   }
 
   /** metrics: `GET /api/metrics?service=&operation=&from=&to=` — minute stats; default: the last hour. */
@@ -112,8 +116,9 @@ export function parseTraceSearch(params: Record<string, unknown>, nowMs = Date.n
   const maxDurationUs = parseDurationParamUs('maxDuration', params['maxDuration']);
   if (minDurationUs !== undefined && maxDurationUs !== undefined && minDurationUs > maxDurationUs) throw invalidParameter('minDuration', 'must not be more than maxDuration');
   const { tags, extra } = parseTags(params['tag'], params['tags']);
-  const text = single('q', params['q']);
-  const clauses = [...(text === undefined || text.trim() === '' ? [] : [parseQueryString(text)]), ...extra];
+  // Unlike other parameters an empty q is not "absent": the grammar (docs/query.md) answers it with `query: empty`.
+  const text = params['q'] === '' ? '' : single('q', params['q']);
+  const clauses = [...(text === undefined ? [] : [parseQueryString(text)]), ...extra];
   const search: TraceSearch = { startUs: startMs * 1000, endUs: endMs * 1000, limit, sort };
   const service = single('service', params['service']);
   const operation = single('operation', params['operation']);
