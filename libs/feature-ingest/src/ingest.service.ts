@@ -168,21 +168,23 @@ export class IngestService {
     const metricsOnly: Span[] = [];
     let switchedOff = 0;
     let unsampled = 0;
+    const policy = this.options.policy;
     for (const span of spans) {
       // The application comes from the API key, never from the SDK's payload.
       if (authenticatedApp !== undefined) span.app = authenticatedApp;
-      else delete span.app;
-      const policy = this.options.policy?.resolve(app, span.service, span.operation);
-      const decision = policy === undefined ? { route: 'trace' as const } : decideSpan(policy, span.traceId);
-      if (decision.route === 'trace') traced.push(span);
+      else if (span.app !== undefined) delete span.app;
+      const decision = policy === undefined ? undefined : decideSpan(policy.resolve(app, span.service, span.operation), span.traceId);
+      if (decision === undefined || decision.route === 'trace') traced.push(span);
       else if (decision.route === 'metrics') metricsOnly.push(span);
       else if (decision.reason === 'switched_off') switchedOff++;
       else unsampled++;
     }
-    const messages = [...encodeSpanMessages(traced, true), ...encodeSpanMessages(metricsOnly, false)];
+    const messages = encodeSpanMessages(traced, true);
+    if (metricsOnly.length > 0) for (const message of encodeSpanMessages(metricsOnly, false)) messages.push(message);
     if (messages.length > 0) {
       // Bound what waits on Kafka: when Kafka is slow, new requests get 503 instead of piling up in memory.
-      const bytes = messages.reduce((sum, message) => sum + message.value.length, 0) + bodyBytes;
+      let bytes = bodyBytes;
+      for (const message of messages) bytes += message.value.length;
       if (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.maxInFlightBytes) {
         this.rejected.inc({ reason: 'overloaded' });
         throw new Overloaded(this.inFlightBytes);
