@@ -1,4 +1,4 @@
-import { env, gatewayShape, ingestShape, loadConfig, slaShape } from '@skein/service-kit';
+import { assemblyShape, env, gatewayShape, ingestShape, loadConfig, slaShape } from '@skein/service-kit';
 import { z } from 'zod';
 
 /**
@@ -17,6 +17,7 @@ export const embeddedConfigSchema = z.object({
   ...gatewayShape,
   SKEIN_API_KEYS: gatewayShape.SKEIN_API_KEYS.optional(),
   SKEIN_ADMIN_TOKEN: gatewayShape.SKEIN_ADMIN_TOKEN.optional(),
+  ...assemblyShape,
 });
 
 /** EmbeddedConfig: the validated configuration. */

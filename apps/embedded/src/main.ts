@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MemoryMessageBus, MemoryMetricStore, MemoryPolicyStore, MemorySlaStateStore, MemoryTraceStore } from '@skein/adapter-memory';
-import { CONSUMER_GROUPS, SPANS_TOPIC, spansTopicSpec } from '@skein/contracts';
+import { CONSUMER_GROUPS, DEAD_LETTER_TOPIC, SPANS_TOPIC, deadLetterTopicSpec, spansTopicSpec } from '@skein/contracts';
 import { ApiKeyRegistry, PolicyCache, TokenBucketRateLimiter, generateApiKey } from '@skein/domain';
 import { SpanAssemblerModule } from '@skein/feature-assembler';
 import { IngestModule } from '@skein/feature-ingest';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const traces = new MemoryTraceStore();
   const metrics = new MemoryMetricStore();
   const states = new MemorySlaStateStore();
-  await bus.ensureTopics([spansTopicSpec(SPANS_TOPIC, 3)]);
+  await bus.ensureTopics([spansTopicSpec(SPANS_TOPIC, 3), deadLetterTopicSpec(DEAD_LETTER_TOPIC, 3)]);
   const rules = config.SKEIN_SLA_RULES_FILE ? parseSlaRules(readFileSync(config.SKEIN_SLA_RULES_FILE, 'utf8'), config.SKEIN_SLA_RULES_FILE) : [];
   const webhookSecret = config.SKEIN_SLA_WEBHOOK_SECRET ?? randomBytes(24).toString('hex');
   const generatedKey = config.SKEIN_API_KEYS === undefined ? generateApiKey() : undefined;
@@ -54,7 +54,17 @@ async function main(): Promise<void> {
         maxBodyBytes: config.SKEIN_MAX_BODY_BYTES,
         limits: batchLimitsFromConfig(config),
       }),
-      SpanAssemblerModule.register({ bus, store: traces, spansTopic: SPANS_TOPIC, groupId: CONSUMER_GROUPS.spanAssembler, registry, logger }),
+      SpanAssemblerModule.register({
+        bus,
+        store: traces,
+        spansTopic: SPANS_TOPIC,
+        deadLetterTopic: DEAD_LETTER_TOPIC,
+        groupId: CONSUMER_GROUPS.spanAssembler,
+        registry,
+        logger,
+        limits: { idleMs: config.SKEIN_TRACE_IDLE_MS, maxOpenTraces: config.SKEIN_MAX_OPEN_TRACES, maxSpansPerTrace: config.SKEIN_MAX_SPANS_PER_TRACE },
+        retentionDays: config.SKEIN_RETENTION_DAYS,
+      }),
       MetricsAggregatorModule.register({ bus, store: metrics, spansTopic: SPANS_TOPIC, groupId: CONSUMER_GROUPS.metricsAggregator, registry, logger }),
       SlaCheckerModule.register({
         rules,

@@ -1,6 +1,6 @@
 import { ElasticsearchTraceStore } from '@skein/adapter-elasticsearch';
 import { KafkaMessageBus } from '@skein/adapter-kafka';
-import { CONSUMER_GROUPS, SPANS_TOPIC, spansTopicSpec, topicName } from '@skein/contracts';
+import { CONSUMER_GROUPS, DEAD_LETTER_TOPIC, SPANS_TOPIC, deadLetterTopicSpec, spansTopicSpec, topicName } from '@skein/contracts';
 import { SpanAssemblerModule } from '@skein/feature-assembler';
 import { createLogger, createMetricsRegistry, exitOnStartupError, startService } from '@skein/service-kit';
 import { loadSpanAssemblerConfig } from './span-assembler.config';
@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   const bus = new KafkaMessageBus({ brokers: config.SKEIN_KAFKA_BROKERS, clientId: `${config.SKEIN_KAFKA_CLIENT_ID}-span-assembler` });
   const store = new ElasticsearchTraceStore({ node: config.SKEIN_ES_URL, indexPrefix: config.SKEIN_ES_INDEX_PREFIX });
   const spansTopic = topicName(SPANS_TOPIC, config.SKEIN_TOPIC_PREFIX);
-  await bus.ensureTopics([spansTopicSpec(spansTopic, config.SKEIN_SPANS_PARTITIONS)]);
+  const deadLetterTopic = topicName(DEAD_LETTER_TOPIC, config.SKEIN_TOPIC_PREFIX);
+  await bus.ensureTopics([spansTopicSpec(spansTopic, config.SKEIN_SPANS_PARTITIONS), deadLetterTopicSpec(deadLetterTopic, config.SKEIN_SPANS_PARTITIONS)]);
   await store.ensureSchema();
   await startService({
     name: 'span-assembler',
@@ -24,7 +25,19 @@ async function main(): Promise<void> {
       { name: 'kafka', check: () => bus.ready() },
       { name: 'elasticsearch', check: () => store.ready() },
     ],
-    modules: [SpanAssemblerModule.register({ bus, store, spansTopic, groupId: topicName(CONSUMER_GROUPS.spanAssembler, config.SKEIN_TOPIC_PREFIX), registry, logger })],
+    modules: [
+      SpanAssemblerModule.register({
+        bus,
+        store,
+        spansTopic,
+        deadLetterTopic,
+        groupId: topicName(CONSUMER_GROUPS.spanAssembler, config.SKEIN_TOPIC_PREFIX),
+        registry,
+        logger,
+        limits: { idleMs: config.SKEIN_TRACE_IDLE_MS, maxOpenTraces: config.SKEIN_MAX_OPEN_TRACES, maxSpansPerTrace: config.SKEIN_MAX_SPANS_PER_TRACE },
+        retentionDays: config.SKEIN_RETENTION_DAYS,
+      }),
+    ],
     onClose: async () => {
       await bus.close();
       await store.close();

@@ -36,6 +36,10 @@ describe('loadSpanAssemblerConfig', () => {
       SKEIN_SPANS_PARTITIONS: 6,
       SKEIN_ES_URL: 'http://127.0.0.1:9200',
       SKEIN_ES_INDEX_PREFIX: 'skein',
+      SKEIN_TRACE_IDLE_MS: 5000,
+      SKEIN_MAX_OPEN_TRACES: 50000,
+      SKEIN_MAX_SPANS_PER_TRACE: 10000,
+      SKEIN_RETENTION_DAYS: 7,
     });
   });
 

@@ -1,17 +1,21 @@
 import { Client } from '@elastic/elasticsearch';
 import type { estypes } from '@elastic/elasticsearch';
-import { DEFAULT_INDEX_PREFIX, dailyIndexName, indexPattern, indexTemplates } from '@skein/contracts';
+import { DEFAULT_INDEX_PREFIX, dayIndexName, indexDay, indexPattern, indexTemplates, traceDaysIndexName, traceDaysPattern } from '@skein/contracts';
 import {
   Span,
   StoreFailure,
   StoreWriteResult,
+  TimeRange,
   TraceLocator,
   TraceSearch,
   TraceStore,
   TraceSummary,
+  TraceSort,
   TraceSummaryState,
   spanDocumentId,
+  summaryTag,
 } from '@skein/domain';
+import { traceQueryToElasticsearch } from './elasticsearch-trace-query';
 
 /** ElasticsearchTraceStoreOptions: how {@link ElasticsearchTraceStore} reaches Elasticsearch and names its indices. */
 export interface ElasticsearchTraceStoreOptions {
@@ -27,8 +31,14 @@ export interface ElasticsearchTraceStoreOptions {
   client?: Client;
   /** maxTraceSpans: most spans getTraceSpans returns for one trace (default 10 000, ES's max_result_window). */
   maxTraceSpans?: number;
-  /** rememberedTraces: how many trace → summary-index placements are remembered between load and save (default 100 000). */
+  /** rememberedTraces: how many trace → day placements are kept in memory (default 100 000); others are read from the lookup index. */
   rememberedTraces?: number;
+  /** bulkRetries: extra attempts for bulk items Elasticsearch refused with 429 (or 5xx), default 3; what still fails is reported retryable. */
+  bulkRetries?: number;
+  /** bulkRetryBackoffMs: the delay before the first bulk retry, doubled per attempt, default 200. */
+  bulkRetryBackoffMs?: number;
+  /** catalogMaxTerms: the most services (or operations of a service) listServices/listOperations return, default 10 000. */
+  catalogMaxTerms?: number;
 }
 
 /** DEFAULT_REQUEST_TIMEOUT_MS: default {@link ElasticsearchTraceStoreOptions.requestTimeout}, milliseconds. */
@@ -44,6 +54,7 @@ const DAY_US = 86_400_000_000;
 
 type SpanDocument = Span & { startTime: string };
 type SummaryDocument = TraceSummary & { startTime: string; spans: TraceSummaryState['spans'] };
+type TraceDayDocument = { day: string };
 
 function isoFromUs(timeUs: number): string {
   return new Date(Math.floor(timeUs / 1000)).toISOString();
@@ -59,19 +70,49 @@ function escapeWildcard(text: string): string {
   return text.replace(/[\\*?]/g, (char) => `\\${char}`);
 }
 
+// Escapes Lucene regular-expression syntax (terms aggregation `include`), so a service name is matched literally.
+function escapeRegExp(text: string): string {
+  return text.replace(/[.?+*|{}[\]()"\\#@&<>~]/g, (char) => `\\${char}`);
+}
+
+const SORTS: Record<TraceSort, estypes.SortCombinations[]> = {
+  newest: [{ startTimeUs: 'desc' }, { traceId: 'asc' }],
+  oldest: [{ startTimeUs: 'asc' }, { traceId: 'asc' }],
+  longest: [{ durationUs: 'desc' }, { traceId: 'asc' }],
+  shortest: [{ durationUs: 'asc' }, { traceId: 'asc' }],
+  most_spans: [{ spanCount: 'desc' }, { traceId: 'asc' }],
+  fewest_spans: [{ spanCount: 'asc' }, { traceId: 'asc' }],
+};
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** BulkItem: one document of a bulk request: the action line and, except for deletes, the document. */
+interface BulkItem {
+  action: 'index' | 'create';
+  index: string;
+  id: string;
+  doc: object;
+}
+
 /**
- * ElasticsearchTraceStore: the {@link TraceStore} on Elasticsearch 8 (core APIs only). Spans go to daily
- * `<prefix>-spans-YYYY-MM-DD` indices (by span start), one summary per trace to `<prefix>-traces-YYYY-MM-DD`
- * (by the trace's start when first stored; it never moves afterwards, so a trace is never summarised twice).
+ * ElasticsearchTraceStore: the {@link TraceStore} on Elasticsearch 8 (core APIs only). Every trace belongs to
+ * one UTC day, fixed when its first spans are stored (the day of their earliest start) and recorded in a small
+ * trace-id → day lookup (`<prefix>-trace-days-YYYY-MM`, one document per trace). All its spans go to
+ * `<prefix>-spans-<day>` and its summary to `<prefix>-traces-<day>`, so a lookup by trace id reads the lookup
+ * and then one day's indices, and a trace crossing midnight is never split or summarised twice.
  */
 export class ElasticsearchTraceStore implements TraceStore {
   private readonly client: Client;
   private readonly prefix: string;
   private readonly maxTraceSpans: number;
   private readonly rememberedTraces: number;
-  // traceId → the traces index its summary was found in or written to: a summary whose start moved to an
-  // earlier day must still be written back where it already lives, not duplicated into the earlier day's index.
-  private readonly summaryIndex = new Map<string, string>();
+  private readonly bulkRetries: number;
+  private readonly bulkRetryBackoffMs: number;
+  private readonly catalogMaxTerms: number;
+  // traceId → day, least recently used first: saves a lookup read for traces seen moments ago.
+  private readonly traceDays = new Map<string, string>();
 
   constructor(options: ElasticsearchTraceStoreOptions) {
     if (options.client === undefined && options.node === undefined) throw new Error('ElasticsearchTraceStore needs `node` or `client`');
@@ -85,6 +126,9 @@ export class ElasticsearchTraceStore implements TraceStore {
     this.prefix = options.indexPrefix ?? DEFAULT_INDEX_PREFIX;
     this.maxTraceSpans = Math.min(options.maxTraceSpans ?? MAX_SEARCH_SIZE, MAX_SEARCH_SIZE);
     this.rememberedTraces = options.rememberedTraces ?? 100_000;
+    this.bulkRetries = options.bulkRetries ?? 3;
+    this.bulkRetryBackoffMs = options.bulkRetryBackoffMs ?? 200;
+    this.catalogMaxTerms = Math.min(options.catalogMaxTerms ?? MAX_SEARCH_SIZE, 65_536);
   }
 
   async ensureSchema(): Promise<void> {
@@ -96,27 +140,29 @@ export class ElasticsearchTraceStore implements TraceStore {
 
   async writeSpans(spans: Span[]): Promise<StoreWriteResult> {
     if (spans.length === 0) return { failures: [] };
-    const operations: object[] = [];
+    const earliest = new Map<string, number>();
+    for (const span of spans) earliest.set(span.traceId, Math.min(earliest.get(span.traceId) ?? Infinity, span.startTimeUs));
+    const days = await this.placeTraces(earliest);
+    const items: BulkItem[] = [];
+    const failures: StoreFailure[] = [];
     for (const span of spans) {
-      const doc: SpanDocument = { ...span, startTime: isoFromUs(span.startTimeUs) };
-      operations.push({ index: { _index: dailyIndexName(this.prefix, 'spans', span.startTimeUs), _id: spanDocumentId(span) } }, doc);
+      const day = days.get(span.traceId);
+      if (day === undefined) {
+        failures.push({ id: spanDocumentId(span), reason: 'the trace-id → day lookup could not be written', retryable: true });
+        continue;
+      }
+      items.push({ action: 'index', index: dayIndexName(this.prefix, 'spans', day), id: spanDocumentId(span), doc: { ...span, startTime: isoFromUs(span.startTimeUs) } satisfies SpanDocument });
     }
-    const failures = await this.bulk(operations, spans.map(spanDocumentId));
-    return { failures: failures.map((failure) => failure.failure) };
+    failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
+    return { failures };
   }
 
   async loadSummaryStates(traces: TraceLocator[]): Promise<Map<string, TraceSummaryState>> {
     const states = new Map<string, TraceSummaryState>();
-    const wanted = new Map<string, Set<string>>();
-    for (const { traceId, startTimeUs } of traces) {
-      const indices = wanted.get(traceId) ?? new Set<string>();
-      // A trace may have been first stored under the day before or after this span's day.
-      for (const offset of [-DAY_US, 0, DAY_US]) indices.add(dailyIndexName(this.prefix, 'traces', startTimeUs + offset));
-      const remembered = this.summaryIndex.get(traceId);
-      if (remembered !== undefined) indices.add(remembered);
-      wanted.set(traceId, indices);
-    }
-    const docs = [...wanted].flatMap(([traceId, indices]) => [...indices].sort().map((index) => ({ _index: index, _id: traceId })));
+    const earliest = new Map<string, number>();
+    for (const { traceId, startTimeUs } of traces) earliest.set(traceId, Math.min(earliest.get(traceId) ?? Infinity, startTimeUs));
+    const days = await this.findDays(earliest);
+    const docs = [...days].map(([traceId, day]) => ({ _index: dayIndexName(this.prefix, 'traces', day), _id: traceId }));
     if (docs.length === 0) return states;
     // mget is real-time (reads the translog), so a summary saved a moment ago is seen without a refresh.
     const response = await this.client.mget<SummaryDocument>({ docs, realtime: true });
@@ -126,39 +172,38 @@ export class ElasticsearchTraceStore implements TraceStore {
         if (item.error.type === 'index_not_found_exception') continue;
         throw new Error(`loading trace summary ${item._id} from ${item._index} failed: ${describeError(item.error)}`);
       }
-      // Indices are requested oldest first, so if a trace somehow exists twice the oldest copy wins.
-      if (!item.found || item._source === undefined || states.has(item._id)) continue;
+      if (!item.found || item._source === undefined) continue;
       const { spans, startTime: _startTime, ...summary } = item._source;
       states.set(item._id, { summary, spans });
-      this.remember(item._id, item._index);
     }
     return states;
   }
 
   async saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult> {
     if (states.length === 0) return { failures: [] };
-    const operations: object[] = [];
-    const indices: string[] = [];
+    const earliest = new Map<string, number>();
+    for (const { summary } of states) earliest.set(summary.traceId, summary.startTimeUs);
+    const days = await this.placeTraces(earliest);
+    const items: BulkItem[] = [];
+    const failures: StoreFailure[] = [];
     for (const { summary, spans } of states) {
-      const index = this.summaryIndex.get(summary.traceId) ?? dailyIndexName(this.prefix, 'traces', summary.startTimeUs);
-      const doc: SummaryDocument = { ...summary, startTime: isoFromUs(summary.startTimeUs), spans };
-      operations.push({ index: { _index: index, _id: summary.traceId } }, doc);
-      indices.push(index);
+      const day = days.get(summary.traceId);
+      if (day === undefined) {
+        failures.push({ id: summary.traceId, reason: 'the trace-id → day lookup could not be written', retryable: true });
+        continue;
+      }
+      items.push({ action: 'index', index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, doc: { ...summary, startTime: isoFromUs(summary.startTimeUs), spans } satisfies SummaryDocument });
     }
-    const failures = await this.bulk(
-      operations,
-      states.map((state) => state.summary.traceId),
-    );
-    const failed = new Set(failures.map((failure) => failure.position));
-    states.forEach((state, position) => {
-      if (!failed.has(position)) this.remember(state.summary.traceId, indices[position]);
-    });
-    return { failures: failures.map((failure) => failure.failure) };
+    failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
+    return { failures };
   }
 
+  /** getTraceSpans: reads the trace's day from the lookup, then searches that one day's span index. */
   async getTraceSpans(traceId: string): Promise<Span[]> {
+    const day = await this.dayOfTrace(traceId);
+    if (day === undefined) return [];
     const response = await this.client.search<SpanDocument>({
-      index: indexPattern(this.prefix, 'spans'),
+      index: dayIndexName(this.prefix, 'spans', day),
       ignore_unavailable: true,
       allow_no_indices: true,
       size: this.maxTraceSpans,
@@ -189,6 +234,12 @@ export class ElasticsearchTraceStore implements TraceStore {
           : { wildcard: { operations: { value: `*:${escapeWildcard(search.operation)}` } } },
       );
     }
+    for (const [key, value] of Object.entries(search.tags ?? {})) filter.push({ term: { tags: summaryTag(key, value) } });
+    if (search.minDurationUs !== undefined || search.maxDurationUs !== undefined) {
+      filter.push({ range: { durationUs: { gte: search.minDurationUs, lte: search.maxDurationUs } } });
+    }
+    if (search.errorsOnly === true) filter.push({ range: { errorCount: { gte: 1 } } });
+    if (search.query !== undefined) filter.push(traceQueryToElasticsearch(search.query));
     const response = await this.client.search<SummaryDocument>({
       index: indexPattern(this.prefix, 'traces'),
       ignore_unavailable: true,
@@ -196,7 +247,7 @@ export class ElasticsearchTraceStore implements TraceStore {
       size,
       track_total_hits: false,
       query: { bool: { filter } },
-      sort: [{ startTimeUs: 'desc' }, { traceId: 'asc' }],
+      sort: SORTS[search.sort ?? 'newest'],
       _source: { excludes: ['spans'] },
     });
     return response.hits.hits.flatMap((hit) => {
@@ -204,6 +255,40 @@ export class ElasticsearchTraceStore implements TraceStore {
       const { startTime: _startTime, spans: _spans, ...summary } = hit._source;
       return [summary];
     });
+  }
+
+  /** listServices: a terms aggregation over the summaries' `services` of traces starting in the range. */
+  async listServices(range: TimeRange): Promise<string[]> {
+    return this.terms('services', [], range, undefined);
+  }
+
+  /** listOperations: the `service:operation` entries of that service, without the service prefix. */
+  async listOperations(service: string, range: TimeRange): Promise<string[]> {
+    const entries = await this.terms('operations', [{ term: { services: service } }], range, `${escapeRegExp(service)}:.*`);
+    return entries.map((entry) => entry.slice(service.length + 1));
+  }
+
+  /**
+   * deleteBefore: deletes the daily span and summary indices of days that ended at or before `cutoffUs`, and
+   * the monthly trace-day lookup indices of months that did. Index deletion only: no ILM, no delete-by-query.
+   */
+  async deleteBefore(cutoffUs: number): Promise<string[]> {
+    const existing = await this.client.indices.get({ index: this.ownPatterns(), ignore_unavailable: true, allow_no_indices: true, features: ['settings'] });
+    const expired: string[] = [];
+    const cutoffMs = Math.floor(cutoffUs / 1000);
+    for (const name of Object.keys(existing)) {
+      const day = /-(\d{4}-\d{2}-\d{2})$/.exec(name)?.[1];
+      const month = /-trace-days-(\d{4})-(\d{2})$/.exec(name);
+      if (day !== undefined && (name.startsWith(`${this.prefix}-spans-`) || name.startsWith(`${this.prefix}-traces-`))) {
+        if (Date.parse(`${day}T00:00:00Z`) + DAY_US / 1000 <= cutoffMs) expired.push(name);
+      } else if (month !== null && name.startsWith(`${this.prefix}-trace-days-`)) {
+        if (Date.UTC(Number(month[1]), Number(month[2]), 1) <= cutoffMs) expired.push(name);
+      }
+    }
+    expired.sort();
+    for (let i = 0; i < expired.length; i += 50) await this.client.indices.delete({ index: expired.slice(i, i + 50) }, { ignore: [404] });
+    if (expired.length > 0) this.traceDays.clear();
+    return expired;
   }
 
   /** ready: Elasticsearch answers cluster health within {@link READY_TIMEOUT_MS} and the cluster is not red. */
@@ -226,7 +311,7 @@ export class ElasticsearchTraceStore implements TraceStore {
     await this.client.indices.refresh({ index: this.ownPatterns(), ignore_unavailable: true, allow_no_indices: true });
   }
 
-  /** deleteAllIndices: deletes this prefix's span and trace indices and its two templates (test cleanup). */
+  /** deleteAllIndices: deletes this prefix's indices and templates (test cleanup). */
   async deleteAllIndices(): Promise<void> {
     // Wildcard deletes are refused by default (action.destructive_requires_name), so resolve names first.
     const existing = await this.client.indices.get({ index: this.ownPatterns(), ignore_unavailable: true, allow_no_indices: true, features: ['settings'] });
@@ -235,43 +320,143 @@ export class ElasticsearchTraceStore implements TraceStore {
     for (const name of Object.keys(indexTemplates(this.prefix))) {
       await this.client.indices.deleteIndexTemplate({ name }, { ignore: [404] });
     }
-    this.summaryIndex.clear();
+    this.traceDays.clear();
   }
 
   private ownPatterns(): string[] {
-    return [indexPattern(this.prefix, 'spans'), indexPattern(this.prefix, 'traces')];
+    return [indexPattern(this.prefix, 'spans'), indexPattern(this.prefix, 'traces'), traceDaysPattern(this.prefix)];
   }
 
-  private remember(traceId: string, index: string): void {
-    this.summaryIndex.delete(traceId);
-    this.summaryIndex.set(traceId, index);
-    // Map iteration is insertion order, so the first key is the least recently used placement.
-    if (this.summaryIndex.size > this.rememberedTraces) {
-      const oldest = this.summaryIndex.keys().next().value;
-      if (oldest !== undefined) this.summaryIndex.delete(oldest);
-    }
-  }
-
-  // One bulk request; a request-level failure throws (nothing may be reported as written), item failures are returned.
-  private async bulk(operations: object[], ids: string[]): Promise<{ position: number; failure: StoreFailure }[]> {
-    const response = await this.client.bulk({ operations });
-    if (response.items.length !== ids.length) {
-      throw new Error(`bulk answered ${response.items.length} items for ${ids.length} documents`);
-    }
-    if (!response.errors) return [];
-    const failures: { position: number; failure: StoreFailure }[] = [];
-    response.items.forEach((item, position) => {
-      const result = item.index;
-      if (result === undefined) {
-        failures.push({ position, failure: { id: ids[position], reason: 'bulk item without an index result', retryable: true } });
-        return;
-      }
-      if (result.error === undefined && result.status < 300) return;
-      const reason = result.error ? describeError(result.error) : `status ${result.status}`;
-      // 429 (rejected: queue full, circuit breaker) and 5xx are transient; 4xx such as mapping conflicts never will succeed.
-      const retryable = result.status === 429 || result.status >= 500;
-      failures.push({ position, failure: { id: ids[position], reason, retryable } });
+  private async terms(field: 'services' | 'operations', filter: estypes.QueryDslQueryContainer[], range: TimeRange, include: string | undefined): Promise<string[]> {
+    const response = await this.client.search({
+      index: indexPattern(this.prefix, 'traces'),
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 0,
+      track_total_hits: false,
+      query: { bool: { filter: [{ range: { startTimeUs: { gte: range.startUs, lte: range.endUs } } }, ...filter] } },
+      aggs: { names: { terms: { field, size: this.catalogMaxTerms, order: { _key: 'asc' }, ...(include === undefined ? {} : { include }) } } },
     });
+    const aggregation = response.aggregations?.['names'] as estypes.AggregationsStringTermsAggregate | undefined;
+    const buckets = aggregation?.buckets;
+    return Array.isArray(buckets) ? buckets.map((bucket) => String(bucket.key)) : [];
+  }
+
+  /**
+   * findDays: the recorded day of each trace (cache, then a real-time read of the lookup in the months around
+   * its earliest known span); traces never stored are absent.
+   */
+  private async findDays(earliest: Map<string, number>): Promise<Map<string, string>> {
+    const days = new Map<string, string>();
+    const docs: { _index: string; _id: string }[] = [];
+    for (const [traceId, startUs] of earliest) {
+      const cached = this.traceDays.get(traceId);
+      if (cached !== undefined) {
+        days.set(traceId, cached);
+        continue;
+      }
+      // A trace's day is its first stored spans' day; later spans of it start at most a day or so away.
+      const months = new Set([-DAY_US, 0, DAY_US].map((offset) => traceDaysIndexName(this.prefix, indexDay(startUs + offset))));
+      for (const index of [...months].sort()) docs.push({ _index: index, _id: traceId });
+    }
+    if (docs.length === 0) return days;
+    const response = await this.client.mget<TraceDayDocument>({ docs, realtime: true });
+    for (const item of response.docs) {
+      if ('error' in item) {
+        if (item.error.type === 'index_not_found_exception') continue;
+        throw new Error(`reading the day of trace ${item._id} from ${item._index} failed: ${describeError(item.error)}`);
+      }
+      if (!item.found || item._source === undefined || days.has(item._id)) continue;
+      days.set(item._id, item._source.day);
+      this.remember(item._id, item._source.day);
+    }
+    return days;
+  }
+
+  /**
+   * placeTraces: the day of each trace, recording a new trace's day (that of `earliest`) in the lookup first,
+   * so no span is stored where a lookup by trace id would not find it. A trace whose lookup could not be
+   * written is absent (its documents are reported retryable).
+   */
+  private async placeTraces(earliest: Map<string, number>): Promise<Map<string, string>> {
+    const days = await this.findDays(earliest);
+    const fresh = [...earliest].filter(([traceId]) => !days.has(traceId));
+    if (fresh.length === 0) return days;
+    const items: BulkItem[] = fresh.map(([traceId, startUs]) => {
+      const day = indexDay(startUs);
+      return { action: 'create', index: traceDaysIndexName(this.prefix, day), id: traceId, doc: { day } satisfies TraceDayDocument };
+    });
+    const failed = await this.bulk(items);
+    const conflicted = new Map<string, number>();
+    const failedIds = new Set<string>();
+    for (const { position, status } of failed) {
+      const [traceId, startUs] = fresh[position];
+      // 409: recorded meanwhile (another consumer, or a lookup the cache did not know): read it back.
+      if (status === 409) conflicted.set(traceId, startUs);
+      else failedIds.add(traceId);
+    }
+    for (const [traceId, startUs] of fresh) {
+      if (failedIds.has(traceId) || conflicted.has(traceId)) continue;
+      const day = indexDay(startUs);
+      days.set(traceId, day);
+      this.remember(traceId, day);
+    }
+    if (conflicted.size > 0) for (const [traceId, day] of await this.findDays(conflicted)) days.set(traceId, day);
+    return days;
+  }
+
+  /** dayOfTrace: the recorded day of a trace from the lookup (a search: the month is not known up front). */
+  private async dayOfTrace(traceId: string): Promise<string | undefined> {
+    const cached = this.traceDays.get(traceId);
+    if (cached !== undefined) return cached;
+    const response = await this.client.search<TraceDayDocument>({
+      index: traceDaysPattern(this.prefix),
+      ignore_unavailable: true,
+      allow_no_indices: true,
+      size: 1,
+      track_total_hits: false,
+      query: { ids: { values: [traceId] } },
+    });
+    return response.hits.hits[0]?._source?.day;
+  }
+
+  private remember(traceId: string, day: string): void {
+    this.traceDays.delete(traceId);
+    this.traceDays.set(traceId, day);
+    // Map iteration is insertion order, so the first key is the least recently used placement.
+    if (this.traceDays.size > this.rememberedTraces) {
+      const oldest = this.traceDays.keys().next().value;
+      if (oldest !== undefined) this.traceDays.delete(oldest);
+    }
+  }
+
+  /**
+   * bulk: writes the items; a request-level failure throws (nothing may be reported as written). Items refused
+   * with 429 or 5xx (queue full, circuit breaker, shard busy) are sent again after a growing backoff, up to
+   * `bulkRetries` times; what still fails is returned with its position and status, retryable or not.
+   */
+  private async bulk(items: BulkItem[]): Promise<{ position: number; status: number; failure: StoreFailure }[]> {
+    let pending = items.map((item, position) => ({ item, position }));
+    const failures: { position: number; status: number; failure: StoreFailure }[] = [];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(this.bulkRetryBackoffMs * 2 ** (attempt - 1));
+      const operations = pending.flatMap(({ item }) => [{ [item.action]: { _index: item.index, _id: item.id } }, item.doc]);
+      const response = await this.client.bulk({ operations });
+      if (response.items.length !== pending.length) throw new Error(`bulk answered ${response.items.length} items for ${pending.length} documents`);
+      const retry: typeof pending = [];
+      response.items.forEach((answer, i) => {
+        const { item, position } = pending[i];
+        const result = answer[item.action];
+        if (result !== undefined && result.error === undefined && result.status < 300) return;
+        const status = result?.status ?? 500;
+        const reason = result?.error ? describeError(result.error) : `status ${status}`;
+        // 429 (rejected: queue full, circuit breaker) and 5xx are transient; 4xx such as mapping conflicts never will succeed.
+        const retryable = status === 429 || status >= 500;
+        if (retryable && attempt < this.bulkRetries) retry.push(pending[i]);
+        else failures.push({ position, status, failure: { id: item.id, reason, retryable } });
+      });
+      pending = retry;
+    }
     return failures;
   }
 }

@@ -11,11 +11,13 @@ import {
   logLevel,
 } from 'kafkajs';
 import {
+  BatchOutcome,
   BusBatchHandler,
   BusMessage,
   BusRecord,
   BusSubscription,
   MessageBus,
+  PartitionOffset,
   SubscribeOptions,
   TopicSpec,
 } from '@skein/domain';
@@ -313,6 +315,10 @@ class KafkaSubscription implements BusSubscription {
   /** backoffMs: the next redelivery delay per partition; absent after a success. */
   private readonly backoffMs = new Map<number, number>();
   private restartDelayMs: number;
+  /** committed: per partition, the last offset this member committed (commits only move forward). */
+  private readonly committed = new Map<number, number>();
+  /** inFlight: handler runs in progress (pause() waits for them). */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -403,6 +409,8 @@ class KafkaSubscription implements BusSubscription {
     });
     consumer.on(GROUP_JOIN, () => {
       this.joins += 1;
+      // After a rebalance another member may have committed these partitions: forget what this one committed.
+      this.committed.clear();
     });
     consumer.on(CRASH, (event: ConsumerCrashEvent) => this.onCrash(consumer, event, onFirst));
     return consumer;
@@ -450,20 +458,55 @@ class KafkaSubscription implements BusSubscription {
       records.push({ offset: Number(m.offset), key: m.key === null ? undefined : m.key.toString('utf8'), value: m.value });
     }
     const firstOffset = messages[0].offset;
+    let outcome = undefined as BatchOutcome | undefined;
+    // A slow handler (a store catching up) must not look like a dead member: keep heartbeating while it runs.
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), this.options.heartbeatIntervalMs);
+    const handled = (async () => {
+      if (records.length > 0) outcome = (await this.handler({ topic, partition, records })) ?? undefined;
+    })();
+    this.inFlight.add(handled);
     try {
-      if (records.length > 0) await this.handler({ topic, partition, records });
+      await handled;
     } catch (err) {
       this.redeliverLater(consumer, topic, partition, firstOffset, messages[messages.length - 1].offset, err, pause);
       return;
+    } finally {
+      clearInterval(beat);
+      this.inFlight.delete(handled);
     }
     this.backoffMs.delete(partition);
     // The payload's commit rather than consumer.commitOffsets(): the latter silently skips the commit once stop()
     // has begun, which would drop the commit of the batch stop() is waiting for. Commit before resolving, so a
     // failed commit (thrown to kafkajs, which re-fetches) means redelivery rather than a silently lost commit.
-    const next = (BigInt(batch.lastOffset()) + 1n).toString();
-    await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+    // A handler that deferred work (BatchOutcome) gets only the records before its first pending one committed.
+    const next = Number(BigInt(batch.lastOffset()) + 1n);
+    const commitTo = outcome === undefined ? next : Math.min(outcome.commitUpTo, next);
+    if (commitTo > (this.committed.get(partition) ?? -1)) {
+      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: String(commitTo) }] }] });
+      this.committed.set(partition, commitTo);
+    }
     resolveOffset(messages[messages.length - 1].offset);
     await heartbeat();
+  }
+
+  /** commit: commits deferred offsets of partitions this member handled; a failure (e.g. a rebalance) is logged, not thrown. */
+  async commit(offsets: PartitionOffset[]): Promise<void> {
+    const consumer = this.consumer;
+    const fresh = offsets.filter(({ partition, offset }) => offset > (this.committed.get(partition) ?? -1));
+    if (consumer === undefined || fresh.length === 0 || this.stopping !== undefined) return;
+    try {
+      await consumer.commitOffsets(fresh.map(({ partition, offset }) => ({ topic: this.subscription.topic, partition, offset: String(offset) })));
+      for (const { partition, offset } of fresh) this.committed.set(partition, offset);
+    } catch (err) {
+      // Not fatal: the records stay uncommitted and are read again by whoever owns the partition (at-least-once).
+      this.options.log('warn', `KafkaMessageBus: deferred commit of group "${this.subscription.groupId}" failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /** pause: stops fetching every partition of the topic and waits for the batches in flight. */
+  async pause(): Promise<void> {
+    this.consumer?.pause([{ topic: this.subscription.topic }]);
+    await Promise.allSettled([...this.inFlight]);
   }
 
   private redeliverLater(

@@ -1,4 +1,4 @@
-import { BusBatchHandler, BusMessage, BusRecord, BusSubscription, MessageBus, SubscribeOptions, TopicSpec } from '@skein/domain';
+import { BusBatchHandler, BusMessage, BusRecord, BusSubscription, MessageBus, PartitionOffset, SubscribeOptions, TopicSpec } from '@skein/domain';
 
 /** MemoryBusLog: receives the bus's warnings (a handler that failed and will get its batch again). */
 export type MemoryBusLog = (level: 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
@@ -127,10 +127,14 @@ class MemoryTopic {
   }
 }
 
-/** MemoryGroup: one consumer group on one topic: committed offsets and which partition is being handled. */
+/** MemoryGroup: one consumer group on one topic: positions, committed offsets and which partition is being handled. */
 class MemoryGroup {
-  /** committed: per partition, the offset of the next record to deliver. */
+  /** committed: per partition, the committed offset (where a new owner would start). */
   readonly committed: number[];
+  /** position: per partition, the offset of the next record to deliver (ahead of `committed` while a handler defers commits). */
+  readonly position: number[];
+  /** lastMember: per partition, the member that handled its last batch (its deferred work is lost if it stops). */
+  readonly lastMember: (WakeSignal | undefined)[];
   /** busy: partitions whose batch is in a handler right now (one member at a time keeps the order). */
   readonly busy = new Set<number>();
   /** retryAt: per partition, when a failed batch may be delivered again (epoch ms; 0 = now). */
@@ -141,6 +145,8 @@ class MemoryGroup {
 
   constructor(committed: number[]) {
     this.committed = committed;
+    this.position = [...committed];
+    this.lastMember = committed.map(() => undefined);
     this.retryAt = committed.map(() => 0);
     this.backoffMs = committed.map(() => 0);
   }
@@ -150,6 +156,8 @@ class MemoryGroup {
 class MemorySubscription implements BusSubscription {
   private readonly signal = new WakeSignal();
   private stopped = false;
+  private paused = false;
+  private inFlight: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** cursor: where the next search for work starts, so one busy partition cannot starve the others. */
@@ -178,11 +186,32 @@ class MemorySubscription implements BusSubscription {
       await this.loop;
       this.topic.waiters.delete(this.signal);
       this.group.members.delete(this.signal);
+      // As after a Kafka rebalance: what this member handled but did not commit is delivered again from the commit.
+      this.group.lastMember.forEach((member, p) => {
+        if (member === this.signal) {
+          this.group.position[p] = this.group.committed[p];
+          this.group.lastMember[p] = undefined;
+        }
+      });
       // Another member may take over the partitions this one would have handled.
       for (const member of this.group.members) member.notify();
       this.onStopped(this);
     })();
     return this.stopping;
+  }
+
+  /** commit: moves the group's committed offsets (never past what was delivered). */
+  async commit(offsets: PartitionOffset[]): Promise<void> {
+    for (const { partition, offset } of offsets) {
+      if (partition < 0 || partition >= this.group.committed.length) continue;
+      this.group.committed[partition] = Math.min(offset, this.group.position[partition]);
+    }
+  }
+
+  /** pause: no new batch is delivered to this member; resolves once the batch in flight is done. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.inFlight;
   }
 
   /** lag: records not yet committed by the group, summed over partitions. */
@@ -192,9 +221,12 @@ class MemorySubscription implements BusSubscription {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const work = this.nextWork(Date.now());
-      if (typeof work === 'number') await this.deliver(work);
-      else await this.signal.wait(work.waitMs);
+      const work = this.paused ? { waitMs: undefined } : this.nextWork(Date.now());
+      if (typeof work === 'number') {
+        this.inFlight = this.deliver(work);
+        await this.inFlight;
+        this.inFlight = undefined;
+      } else await this.signal.wait(work.waitMs);
     }
   }
 
@@ -204,7 +236,7 @@ class MemorySubscription implements BusSubscription {
     let waitMs: number | undefined;
     for (let i = 0; i < partitions.length; i++) {
       const p = (this.cursor + i) % partitions.length;
-      if (this.group.busy.has(p) || this.group.committed[p] >= partitions[p].length) continue;
+      if (this.group.busy.has(p) || this.group.position[p] >= partitions[p].length) continue;
       const retryAt = this.group.retryAt[p];
       if (retryAt <= now) {
         this.cursor = p + 1;
@@ -218,13 +250,17 @@ class MemorySubscription implements BusSubscription {
   private async deliver(partition: number): Promise<void> {
     const { group } = this;
     group.busy.add(partition);
-    const from = group.committed[partition];
+    const from = group.position[partition];
     const records: BusRecord[] = this.topic.partitions[partition]
       .slice(from, from + this.options.maxBatchRecords)
       .map((m, i) => ({ offset: from + i, key: m.key, value: m.value }));
     try {
-      await this.handler({ topic: this.subscription.topic, partition, records });
-      group.committed[partition] = from + records.length;
+      const outcome = await this.handler({ topic: this.subscription.topic, partition, records });
+      group.position[partition] = from + records.length;
+      group.lastMember[partition] = this.signal;
+      // A handler's commitUpTo never moves the committed offset backwards past what an earlier commit() recorded.
+      const upTo = outcome ? Math.min(outcome.commitUpTo, from + records.length) : from + records.length;
+      group.committed[partition] = Math.max(group.committed[partition], upTo);
       group.backoffMs[partition] = 0;
       group.retryAt[partition] = 0;
     } catch (err) {

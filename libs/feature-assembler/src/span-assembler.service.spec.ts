@@ -1,10 +1,12 @@
 import { MemoryMessageBus, MemoryTraceStore } from '@skein/adapter-memory';
-import { encodeSpanMessages } from '@skein/contracts';
+import { DEAD_LETTER_TOPIC, decodeDeadLetter, encodeSpanMessages } from '@skein/contracts';
 import {
   BusBatch,
+  BusRecord,
   Span,
   StoreFailure,
   StoreWriteResult,
+  TimeRange,
   TraceLocator,
   TraceSearch,
   TraceStore,
@@ -12,14 +14,15 @@ import {
   TraceSummaryState,
   spanDocumentId,
 } from '@skein/domain';
-import { eventually, threeServiceTrace, uniqueName } from '@skein/testing';
+import { eventually, threeServiceTrace } from '@skein/testing';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { RetryableStoreError, SpanAssemblerOptions, SpanAssemblerService } from './span-assembler.service';
+import { BackpressureError, RetryableStoreError, SpanAssemblerOptions, SpanAssemblerService } from './span-assembler.service';
 
 const TOPIC = 'skein.spans.v1';
 /** T0_US: 2026-01-15T10:20:00Z in microseconds. */
 const T0_US = Date.UTC(2026, 0, 15, 10, 20) * 1000;
+const IDLE_MS = 5_000;
 
 /** counter: the value of a counter (with exactly these labels) in a registry; 0 when never incremented. */
 async function counter(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -40,11 +43,15 @@ function batchOf(spans: Span[], firstOffset = 0, partition = 0, sampled = true):
 class FlakyTraceStore implements TraceStore {
   readonly refuseSpans = new Map<string, Omit<StoreFailure, 'id'>>();
   readonly refuseSummaries = new Map<string, Omit<StoreFailure, 'id'>>();
+  /** down: every call throws, as a client does while Elasticsearch is unreachable. */
+  down = false;
+  readonly deleteCalls: number[] = [];
   constructor(readonly inner: MemoryTraceStore) {}
   ensureSchema(): Promise<void> {
     return this.inner.ensureSchema();
   }
   async writeSpans(spans: Span[]): Promise<StoreWriteResult> {
+    this.assertUp();
     const failures = spans.flatMap((span) => {
       const refusal = this.refuseSpans.get(spanDocumentId(span));
       return refusal === undefined ? [] : [{ id: spanDocumentId(span), ...refusal }];
@@ -53,9 +60,11 @@ class FlakyTraceStore implements TraceStore {
     return { failures };
   }
   loadSummaryStates(traces: TraceLocator[]): Promise<Map<string, TraceSummaryState>> {
+    this.assertUp();
     return this.inner.loadSummaryStates(traces);
   }
   async saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult> {
+    this.assertUp();
     const failures = states.flatMap((state) => {
       const refusal = this.refuseSummaries.get(state.summary.traceId);
       return refusal === undefined ? [] : [{ id: state.summary.traceId, ...refusal }];
@@ -69,11 +78,24 @@ class FlakyTraceStore implements TraceStore {
   searchTraces(search: TraceSearch): Promise<TraceSummary[]> {
     return this.inner.searchTraces(search);
   }
+  listServices(range: TimeRange): Promise<string[]> {
+    return this.inner.listServices(range);
+  }
+  listOperations(service: string, range: TimeRange): Promise<string[]> {
+    return this.inner.listOperations(service, range);
+  }
+  async deleteBefore(cutoffUs: number): Promise<string[]> {
+    this.deleteCalls.push(cutoffUs);
+    return this.inner.deleteBefore(cutoffUs);
+  }
   ready(): Promise<boolean> {
     return this.inner.ready();
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+  private assertUp(): void {
+    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:9200');
   }
 }
 
@@ -81,31 +103,77 @@ describe('SpanAssemblerService', () => {
   let memory: MemoryTraceStore;
   let store: FlakyTraceStore;
   let registry: Registry;
+  let bus: MemoryMessageBus;
+  let nowMs: number;
 
   function assembler(overrides: Partial<SpanAssemblerOptions> = {}): SpanAssemblerService {
-    return new SpanAssemblerService({ bus: new MemoryMessageBus(), store, spansTopic: TOPIC, groupId: 'skein.span-assembler.v1', registry, logger: pino({ level: 'silent' }), ...overrides });
+    return new SpanAssemblerService({
+      bus,
+      store,
+      spansTopic: TOPIC,
+      deadLetterTopic: DEAD_LETTER_TOPIC,
+      groupId: 'skein.span-assembler.v1',
+      registry,
+      logger: pino({ level: 'silent' }),
+      limits: { idleMs: IDLE_MS },
+      now: () => nowMs,
+      ...overrides,
+    });
   }
 
   async function summaryOf(traceId: string): Promise<TraceSummary | undefined> {
     return (await memory.loadSummaryStates([{ traceId, startTimeUs: T0_US }])).get(traceId)?.summary;
   }
 
+  async function deadLetters(): Promise<BusRecord[]> {
+    const records: BusRecord[] = [];
+    const subscription = await bus.subscribe({ topic: DEAD_LETTER_TOPIC, groupId: `dlq-reader-${Math.random()}` }, async (batch) => {
+      records.push(...batch.records);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await subscription.stop();
+    return records;
+  }
+
+  /** idle: lets the idle period pass and runs the flusher once. */
+  async function idle(service: SpanAssemblerService, ms = IDLE_MS): Promise<void> {
+    nowMs += ms;
+    await service.flushDue(false);
+  }
+
   const sortById = (spans: Span[]) => [...spans].sort((a, b) => a.spanId.localeCompare(b.spanId));
 
-  beforeEach(() => {
+  beforeEach(async () => {
     memory = new MemoryTraceStore();
     store = new FlakyTraceStore(memory);
     registry = new Registry();
+    bus = new MemoryMessageBus();
+    await bus.ensureTopics([{ topic: TOPIC }, { topic: DEAD_LETTER_TOPIC }]);
+    nowMs = Date.UTC(2026, 0, 15, 10, 21);
   });
 
-  it('stores every span and creates one summary per trace', async () => {
+  afterEach(async () => {
+    await bus.close();
+  });
+
+  it('stores spans at once and writes one summary per trace only after the idle period', async () => {
     const a = threeServiceTrace({ startTimeUs: T0_US });
     const b = threeServiceTrace({ startTimeUs: T0_US + 5_000_000, paymentError: true });
-    await assembler().handleBatch(batchOf([...a.spans, ...b.spans]));
+    const service = assembler();
+    const outcome = await service.handleBatch(batchOf([...a.spans, ...b.spans], 10));
 
     expect(sortById(await memory.getTraceSpans(a.traceId))).toEqual(sortById(a.spans));
     expect(sortById(await memory.getTraceSpans(b.traceId))).toEqual(sortById(b.spans));
-    expect(await summaryOf(a.traceId)).toEqual({
+    // Open: nothing summarised, and the records may not be committed yet.
+    expect(await summaryOf(a.traceId)).toBeUndefined();
+    expect(outcome).toEqual({ commitUpTo: 10 });
+    expect(service.openTraces).toBe(2);
+
+    await idle(service, IDLE_MS - 1);
+    expect(await summaryOf(a.traceId)).toBeUndefined();
+    await idle(service, 1);
+    expect(service.openTraces).toBe(0);
+    expect(await summaryOf(a.traceId)).toMatchObject({
       traceId: a.traceId,
       startTimeUs: T0_US,
       durationUs: 30_000,
@@ -114,192 +182,208 @@ describe('SpanAssemblerService', () => {
       spanCount: 5,
       errorCount: 0,
       services: ['api-gateway', 'order-service', 'payment-service'],
-      operations: ['api-gateway:POST /checkout', 'api-gateway:POST /orders', 'order-service:POST /orders', 'order-service:charge', 'payment-service:charge'],
       maxDepth: 4,
       orphanCount: 0,
       truncated: false,
+      flags: [],
+      tags: ['http.method=POST', 'http.status_code=200'],
     });
-    expect(await summaryOf(b.traceId)).toMatchObject({ startTimeUs: T0_US + 5_000_000, spanCount: 5, errorCount: 2 });
-    expect(await counter(registry, 'skein_assembler_spans_received_total')).toBe(10);
-    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(10);
+    expect((await summaryOf(b.traceId))?.errorCount).toBe(2);
     expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(2);
-    expect(await counter(registry, 'skein_assembler_spans_dropped_total', { reason: 'store_rejected' })).toBe(0);
-    expect((await registry.getSingleMetric('skein_assembler_messages_rejected_total')?.get())?.values).toEqual([]);
+    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(10);
   });
 
-  it('merges two messages of the same trace in one batch into one summary', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
-    const batch = batchOf(trace.spans.slice(0, 2));
-    batch.records.push(...batchOf(trace.spans.slice(2), 1).records);
-    await assembler().handleBatch(batch);
-    expect(await summaryOf(trace.traceId)).toMatchObject({ spanCount: 5, maxDepth: 4, durationUs: 30_000 });
+  it('the idle clock restarts with every span of the trace', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const service = assembler();
+    await service.handleBatch(batchOf(a.spans.slice(0, 2), 0));
+    nowMs += 4_000;
+    await service.handleBatch(batchOf(a.spans.slice(2), 1));
+    await idle(service, 4_000);
+    expect(await summaryOf(a.traceId)).toBeUndefined();
+    await idle(service, 1_000);
+    expect((await summaryOf(a.traceId))?.spanCount).toBe(5);
+    // One write for the whole trace, not one per message.
     expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(1);
   });
 
-  it('replaying the same batch changes nothing that is stored', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
+  it('a late span updates the summary in place: one document, new counts', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const [root, ...rest] = a.spans;
+    const late = rest.pop() as Span;
     const service = assembler();
-    await service.handleBatch(batchOf(trace.spans));
-    const spansBefore = await memory.getTraceSpans(trace.traceId);
-    const stateBefore = await memory.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: T0_US }]);
+    await service.handleBatch(batchOf([root, ...rest], 0));
+    await idle(service);
+    expect(await summaryOf(a.traceId)).toMatchObject({ spanCount: 4, maxDepth: 3 });
 
-    await service.handleBatch(batchOf(trace.spans));
-
-    expect(await memory.getTraceSpans(trace.traceId)).toEqual(spansBefore);
-    expect(await memory.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: T0_US }])).toEqual(stateBefore);
-    expect(await memory.searchTraces({ startUs: 0, endUs: Number.MAX_SAFE_INTEGER, limit: 100 })).toHaveLength(1);
-  });
-
-  it('a late span updates the summary: span count, duration and depth', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
-    const service = assembler();
-    await service.handleBatch(batchOf(trace.spans));
-    expect(await summaryOf(trace.traceId)).toMatchObject({ spanCount: 5, durationUs: 30_000, maxDepth: 4 });
-
-    const late: Span = {
-      traceId: trace.traceId,
-      spanId: 'feedfacecafebeef',
-      parentSpanId: trace.ids.paymentServer,
-      service: 'payment-service',
-      operation: 'SELECT ledger',
-      kind: 'client',
-      startTimeUs: T0_US + 7_000,
-      durationUs: 50_000,
-      error: true,
-      tags: {},
-    };
     await service.handleBatch(batchOf([late], 1));
-
-    expect(await memory.getTraceSpans(trace.traceId)).toHaveLength(6);
-    expect(await summaryOf(trace.traceId)).toMatchObject({
-      spanCount: 6,
-      durationUs: 57_000,
-      maxDepth: 5,
-      errorCount: 1,
-      rootService: 'api-gateway',
-      operations: ['api-gateway:POST /checkout', 'api-gateway:POST /orders', 'order-service:POST /orders', 'order-service:charge', 'payment-service:SELECT ledger', 'payment-service:charge'],
-    });
+    await idle(service);
+    expect(await summaryOf(a.traceId)).toMatchObject({ spanCount: 5, maxDepth: 4, services: ['api-gateway', 'order-service', 'payment-service'] });
+    const found = await memory.searchTraces({ startUs: T0_US - 1, endUs: T0_US + 1, limit: 10 });
+    expect(found.map((summary) => summary.traceId)).toEqual([a.traceId]);
   });
 
-  it('a root arriving after its children turns the orphans into one tree', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
+  it('replaying a batch (at-least-once) changes nothing that is stored', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
     const service = assembler();
-    await service.handleBatch(batchOf(trace.spans.slice(1)));
-    expect(await summaryOf(trace.traceId)).toMatchObject({ spanCount: 4, orphanCount: 1, rootService: '', rootOperation: '' });
-    await service.handleBatch(batchOf(trace.spans.slice(0, 1), 1));
-    expect(await summaryOf(trace.traceId)).toMatchObject({ spanCount: 5, orphanCount: 0, rootService: 'api-gateway', rootOperation: 'POST /checkout', maxDepth: 4 });
+    await service.handleBatch(batchOf(a.spans));
+    await idle(service);
+    const first = await summaryOf(a.traceId);
+    await service.handleBatch(batchOf(a.spans));
+    await idle(service);
+    expect(await summaryOf(a.traceId)).toEqual(first);
+    expect(await memory.getTraceSpans(a.traceId)).toHaveLength(5);
   });
 
-  it('skips and counts invalid records, and stores the valid ones of the batch', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
-    const valid = batchOf(trace.spans).records[0];
-    const batch: BusBatch = {
-      topic: TOPIC,
-      partition: 2,
-      records: [
-        { offset: 10, key: 'x', value: Buffer.from('not json') },
-        { ...valid, offset: 11 },
-        { offset: 12, key: trace.traceId, value: Buffer.from(JSON.stringify({ v: 2, traceId: trace.traceId, spans: trace.spans })) },
-        { offset: 13, key: trace.traceId, value: Buffer.from(JSON.stringify({ v: 1, traceId: trace.traceId, spans: [{ ...trace.spans[0], durationUs: -1 }] })) },
-      ],
-    };
-    await assembler().handleBatch(batch);
-    expect(await memory.getTraceSpans(trace.traceId)).toHaveLength(5);
-    expect(await counter(registry, 'skein_assembler_messages_rejected_total', { reason: 'invalid_message' })).toBe(3);
-    expect(await counter(registry, 'skein_assembler_spans_received_total')).toBe(5);
-    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(5);
+  it('commits a partition only up to its oldest record whose summary is not durable', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const b = threeServiceTrace({ startTimeUs: T0_US });
+    const service = assembler();
+    expect(await service.handleBatch(batchOf(a.spans, 100))).toEqual({ commitUpTo: 100 });
+    nowMs += 3_000;
+    expect(await service.handleBatch(batchOf(b.spans, 101))).toEqual({ commitUpTo: 100 });
+    // a is idle, b is not: a's record is released, b's holds the watermark.
+    await idle(service, 2_000);
+    expect(await summaryOf(a.traceId)).toBeDefined();
+    expect(await summaryOf(b.traceId)).toBeUndefined();
+    expect(await service.handleBatch(batchOf([], 102))).toEqual({ commitUpTo: 101 });
+    await idle(service, 3_000);
+    expect(await service.handleBatch({ topic: TOPIC, partition: 0, records: [] })).toEqual({ commitUpTo: 102 });
   });
 
   it('does not store spans of unsampled messages (metrics only), and counts them', async () => {
-    const kept = threeServiceTrace({ startTimeUs: T0_US });
-    const metricsOnly = threeServiceTrace({ startTimeUs: T0_US });
-    const batch = batchOf(kept.spans);
-    batch.records.push(...batchOf(metricsOnly.spans, 1, 0, false).records);
-    await assembler().handleBatch(batch);
-    expect(await memory.getTraceSpans(kept.traceId)).toHaveLength(5);
-    expect(await memory.getTraceSpans(metricsOnly.traceId)).toEqual([]);
-    expect(await summaryOf(metricsOnly.traceId)).toBeUndefined();
-    expect(await counter(registry, 'skein_assembler_spans_unsampled_total')).toBe(5);
-    expect(await counter(registry, 'skein_assembler_spans_received_total')).toBe(5);
-    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(5);
-    expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(1);
-  });
-
-  it('a batch of invalid records only is counted and stores nothing', async () => {
-    await assembler().handleBatch({ topic: TOPIC, partition: 0, records: [{ offset: 0, key: undefined, value: Buffer.from('[]') }] });
-    expect(await counter(registry, 'skein_assembler_messages_rejected_total', { reason: 'invalid_message' })).toBe(1);
-    expect(await counter(registry, 'skein_assembler_spans_received_total')).toBe(0);
-    expect(await memory.searchTraces({ startUs: 0, endUs: Number.MAX_SAFE_INTEGER, limit: 100 })).toEqual([]);
-  });
-
-  it('throws when the store refuses a span for now (retryable), so the batch is redelivered, and writes no summary', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
-    store.refuseSpans.set(spanDocumentId(trace.spans[2]), { reason: 'es_rejected_execution_exception', retryable: true });
+    const a = threeServiceTrace({ startTimeUs: T0_US });
     const service = assembler();
+    expect(await service.handleBatch(batchOf(a.spans, 0, 0, false))).toEqual({ commitUpTo: 1 });
+    await idle(service);
+    expect(await memory.getTraceSpans(a.traceId)).toEqual([]);
+    expect(await summaryOf(a.traceId)).toBeUndefined();
+    expect(await counter(registry, 'skein_assembler_spans_unsampled_total')).toBe(5);
+  });
 
-    const err = await service.handleBatch(batchOf(trace.spans)).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RetryableStoreError);
-    expect((err as Error).message).toBe('1 document(s) refused for now, first: es_rejected_execution_exception');
-    expect(await summaryOf(trace.traceId)).toBeUndefined();
-    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(0);
-    expect(await counter(registry, 'skein_assembler_spans_dropped_total', { reason: 'store_rejected' })).toBe(0);
+  it('skips and counts invalid records and stores the valid ones of the batch', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const batch = batchOf(a.spans, 0);
+    batch.records.unshift({ offset: -1, key: 'x', value: Buffer.from('{"v":1,"spans":[{"traceId":"nope"}]}') });
+    batch.records.unshift({ offset: -2, key: 'x', value: Buffer.from('not json') });
+    await assembler().handleBatch(batch);
+    expect(await memory.getTraceSpans(a.traceId)).toHaveLength(5);
+    expect(await counter(registry, 'skein_assembler_messages_rejected_total', { reason: 'invalid_message' })).toBe(2);
+  });
 
-    // Redelivered once the store accepts again: everything lands.
+  it('throws when the store refuses a span for now (429), opening no trace, so the batch is redelivered', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    store.refuseSpans.set(spanDocumentId(a.spans[2]), { reason: 'es_rejected_execution_exception: queue full', retryable: true });
+    const service = assembler();
+    await expect(service.handleBatch(batchOf(a.spans))).rejects.toThrow(RetryableStoreError);
+    expect(service.openTraces).toBe(0);
     store.refuseSpans.clear();
-    await service.handleBatch(batchOf(trace.spans));
-    expect(await memory.getTraceSpans(trace.traceId)).toHaveLength(5);
-    expect(await summaryOf(trace.traceId)).toMatchObject({ spanCount: 5 });
+    await service.handleBatch(batchOf(a.spans));
+    await idle(service);
+    expect((await summaryOf(a.traceId))?.spanCount).toBe(5);
   });
 
-  it('throws when the store refuses a summary for now (retryable)', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
-    store.refuseSummaries.set(trace.traceId, { reason: 'timeout', retryable: true });
-    await expect(assembler().handleBatch(batchOf(trace.spans))).rejects.toThrow(RetryableStoreError);
-    expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(0);
+  it('sends a span refused permanently to the dead-letter topic with the reason and the original span', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const bad = a.spans[3];
+    store.refuseSpans.set(spanDocumentId(bad), { reason: 'mapper_parsing_exception: failed to parse field [tags.x]', retryable: false });
+    const service = assembler();
+    expect(await service.handleBatch(batchOf(a.spans, 7, 2))).toEqual({ commitUpTo: 7 });
+    await idle(service);
+
+    const letters = (await deadLetters()).map((record) => ({ key: record.key, message: decodeDeadLetter(record.value) }));
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ key: a.traceId, message: { reason: 'mapper_parsing_exception: failed to parse field [tags.x]', source: { topic: TOPIC, partition: 2, offset: 7 }, span: bad } });
+    expect(await memory.getTraceSpans(a.traceId)).toHaveLength(4);
+    expect((await summaryOf(a.traceId))?.spanCount).toBe(4);
+    expect(await counter(registry, 'skein_assembler_spans_dead_lettered_total')).toBe(1);
+    expect(await counter(registry, 'skein_assembler_spans_dropped_total', { reason: 'store_rejected' })).toBe(0);
   });
 
-  it('counts a span refused permanently as dropped and stores the rest, with a summary of the stored spans', async () => {
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
-    store.refuseSpans.set(spanDocumentId(trace.spans[4]), { reason: 'mapper_parsing_exception', retryable: false });
-    await expect(assembler().handleBatch(batchOf(trace.spans))).resolves.toBeUndefined();
-
-    expect(sortById(await memory.getTraceSpans(trace.traceId))).toEqual(sortById(trace.spans.slice(0, 4)));
-    expect(await summaryOf(trace.traceId)).toMatchObject({ spanCount: 4, maxDepth: 3, services: ['api-gateway', 'order-service'] });
-    expect(await counter(registry, 'skein_assembler_spans_dropped_total', { reason: 'store_rejected' })).toBe(1);
-    expect(await counter(registry, 'skein_assembler_spans_received_total')).toBe(5);
-    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(4);
-    expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(1);
+  it('throws when the dead-letter topic cannot take the refused span, so nothing is lost', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    store.refuseSpans.set(spanDocumentId(a.spans[0]), { reason: 'mapper_parsing_exception', retryable: false });
+    const service = assembler({ deadLetterTopic: 'no-such-topic' });
+    await expect(service.handleBatch(batchOf(a.spans))).rejects.toThrow(/no-such-topic/);
+    expect(service.openTraces).toBe(0);
   });
 
-  it('does not count a summary refused permanently as written', async () => {
+  it('keeps a trace open while the store is down and writes its summary once it is back', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const service = assembler();
+    await service.handleBatch(batchOf(a.spans, 0));
+    store.down = true;
+    await idle(service);
+    expect(service.openTraces).toBe(1);
+    expect(await counter(registry, 'skein_assembler_summary_failures_total', { outcome: 'retried' })).toBe(1);
+    store.down = false;
+    // The flusher backs off after a failure; the next attempt comes after the backoff.
+    await idle(service, 10_000);
+    expect(service.openTraces).toBe(0);
+    expect((await summaryOf(a.traceId))?.spanCount).toBe(5);
+  });
+
+  it('keeps a summary refused for now (retryable) open and counts a permanent refusal as dropped', async () => {
     const a = threeServiceTrace({ startTimeUs: T0_US });
     const b = threeServiceTrace({ startTimeUs: T0_US });
-    store.refuseSummaries.set(a.traceId, { reason: 'mapper_parsing_exception', retryable: false });
-    await assembler().handleBatch(batchOf([...a.spans, ...b.spans]));
-    expect(await summaryOf(a.traceId)).toBeUndefined();
-    expect(await summaryOf(b.traceId)).toMatchObject({ spanCount: 5 });
-    expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(1);
-    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(10);
+    store.refuseSummaries.set(a.traceId, { reason: 'status 429', retryable: true });
+    store.refuseSummaries.set(b.traceId, { reason: 'mapper_parsing_exception', retryable: false });
+    const service = assembler();
+    await service.handleBatch(batchOf([...a.spans, ...b.spans]));
+    await idle(service);
+    expect(service.openTraces).toBe(1);
+    expect(await counter(registry, 'skein_assembler_spans_dropped_total', { reason: 'summary_rejected' })).toBe(1);
+    store.refuseSummaries.clear();
+    await idle(service, 10_000);
+    expect(service.openTraces).toBe(0);
+    expect(await summaryOf(a.traceId)).toBeDefined();
   });
 
-  it('consumes the spans topic once started, counts a failed batch as a retry, and stops', async () => {
-    const bus = new MemoryMessageBus({ redeliveryBackoffMs: 10 });
-    const topic = uniqueName('spans');
-    await bus.ensureTopics([{ topic, partitions: 1 }]);
-    const trace = threeServiceTrace({ startTimeUs: T0_US });
-    store.refuseSpans.set(spanDocumentId(trace.spans[0]), { reason: 'es_rejected_execution_exception', retryable: true });
-    const service = assembler({ bus, spansTopic: topic });
+  it('marks the summary truncated beyond maxSpansPerTrace, still storing every span', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const service = assembler({ limits: { idleMs: IDLE_MS, maxSpansPerTrace: 3 } });
+    await service.handleBatch(batchOf(a.spans));
+    await idle(service);
+    expect(await memory.getTraceSpans(a.traceId)).toHaveLength(5);
+    expect(await summaryOf(a.traceId)).toMatchObject({ spanCount: 3, truncated: true, flags: expect.arrayContaining(['truncated']) });
+  });
+
+  it('applies backpressure when maxOpenTraces is reached: waits, then gives the batch back', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const b = threeServiceTrace({ startTimeUs: T0_US });
+    const service = assembler({ limits: { idleMs: IDLE_MS, maxOpenTraces: 1 }, backpressureWaitMs: 300, now: Date.now });
+    await service.handleBatch(batchOf(a.spans, 0));
+    await expect(service.handleBatch(batchOf(b.spans, 1))).rejects.toThrow(BackpressureError);
+    expect(await memory.getTraceSpans(b.traceId)).toEqual([]);
+    expect(await counter(registry, 'skein_assembler_backpressure_waits_total')).toBe(1);
+  });
+
+  it('consumes the topic, summarises after the idle period, and on stop writes open summaries and commits everything', async () => {
+    const a = threeServiceTrace({ startTimeUs: T0_US });
+    const b = threeServiceTrace({ startTimeUs: T0_US });
+    const service = assembler({ limits: { idleMs: 200 }, flushIntervalMs: 20, now: Date.now });
     await service.start();
-    await bus.publish(topic, encodeSpanMessages(trace.spans));
-    await eventually(async () => expect(await counter(registry, 'skein_assembler_kafka_lag')).toBe(1), 2_000, 5);
-    await eventually(async () => expect(await counter(registry, 'skein_assembler_batch_retries_total')).toBeGreaterThanOrEqual(1), 2_000, 5);
-    store.refuseSpans.clear();
-    await eventually(async () => expect(await summaryOf(trace.traceId)).toMatchObject({ spanCount: 5 }), 2_000, 5);
-    await eventually(async () => expect(await counter(registry, 'skein_assembler_kafka_lag')).toBe(0), 2_000, 5);
+    await bus.publish(TOPIC, encodeSpanMessages(a.spans));
+    await eventually(async () => expect((await summaryOf(a.traceId))?.spanCount).toBe(5), 5_000);
+    // b is still open (idle period of 60 s) when the service stops: stop writes it and commits.
+    registry = new Registry();
+    const slow = assembler({ limits: { idleMs: 60_000 }, flushIntervalMs: 20, now: Date.now, groupId: 'slow-group' });
+    await slow.start();
+    await bus.publish(TOPIC, encodeSpanMessages(b.spans));
+    await eventually(async () => expect(slow.openTraces).toBeGreaterThan(0), 5_000);
+    expect(await summaryOf(b.traceId)).toBeUndefined();
+    await slow.stop();
+    expect((await summaryOf(b.traceId))?.spanCount).toBe(5);
     await service.stop();
-    await bus.publish(topic, encodeSpanMessages(threeServiceTrace({ startTimeUs: T0_US }).spans));
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(5);
-    await bus.close();
+    const lag = await bus.subscribe({ topic: TOPIC, groupId: 'slow-group' }, async () => undefined);
+    expect(await lag.lag()).toBe(0);
+    await lag.stop();
+  });
+
+  it('runs the retention job at start with the cutoff of the configured days', async () => {
+    const service = assembler({ retentionDays: 3, now: () => Date.UTC(2026, 0, 15, 10, 21) });
+    await service.start();
+    await eventually(async () => expect(store.deleteCalls).toEqual([Date.UTC(2026, 0, 12) * 1000]));
+    await service.stop();
   });
 });

@@ -1,105 +1,294 @@
-import { BusBatch, BusSubscription, MessageBus, Span, StoreWriteResult, TraceStore, groupByTrace, mergeTraceSummary, spanDocumentId } from '@skein/domain';
-import { decodeSpanRecords } from '@skein/contracts';
+import {
+  BatchOutcome,
+  BusBatch,
+  BusSubscription,
+  DEFAULT_OPEN_TRACE_LIMITS,
+  MessageBus,
+  OpenTrace,
+  OpenTraceBuffer,
+  OpenTraceLimits,
+  Span,
+  TraceStore,
+  mergeTraceSummary,
+  spanDocumentId,
+} from '@skein/domain';
+import { decodeSpanMessage, encodeDeadLetter } from '@skein/contracts';
 import { registerLagGauge } from '@skein/service-kit';
 import { Logger } from 'pino';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** SpanAssemblerOptions: the span topic and consumer group, the trace store, metrics and logger. */
+/** SpanAssemblerOptions: topics, consumer group, trace store, limits, metrics and logger. Durations in ms. */
 export interface SpanAssemblerOptions {
   bus: MessageBus;
   store: TraceStore;
   spansTopic: string;
+  /** deadLetterTopic: where spans the store refuses permanently go, with the reason. */
+  deadLetterTopic: string;
   groupId: string;
   registry: Registry;
   logger: Logger;
+  /** limits: idle period and memory bounds (default {@link DEFAULT_OPEN_TRACE_LIMITS}). */
+  limits?: Partial<OpenTraceLimits>;
+  /** flushIntervalMs: how often idle traces are looked for, default 250. */
+  flushIntervalMs?: number;
+  /** summaryBatchSize: most summaries written per store request, default 500. */
+  summaryBatchSize?: number;
+  /** backpressureWaitMs: how long a batch waits for room when the buffer is full before it is redelivered later, default 10 000. */
+  backpressureWaitMs?: number;
+  /** shutdownFlushMs: how long stop() keeps trying to write the open summaries, default 15 000. */
+  shutdownFlushMs?: number;
+  /** retentionDays: days of traces kept; 0 disables the retention job. Default 0 (the app config sets it). */
+  retentionDays?: number;
+  /** retentionIntervalMs: how often the retention job runs, default 3 600 000 (hourly; also once at start). */
+  retentionIntervalMs?: number;
+  /** now: the clock (tests), epoch milliseconds. */
+  now?: () => number;
 }
 
 /** RetryableStoreError: the store refused some items for now (overload); the whole batch is redelivered. */
 export class RetryableStoreError extends Error {}
 
+/** BackpressureError: the open-trace buffer stayed full; the batch is redelivered later (the partition pauses). */
+export class BackpressureError extends Error {}
+
 /**
- * SpanAssemblerService: consumes span messages, stores every span (idempotent ids) and updates one summary per
- * trace. Offsets are committed only after the store acknowledged the spans and summaries of the whole batch.
+ * SpanAssemblerService: consumes span messages, stores every span at once (idempotent ids), keeps each trace
+ * open until no span of it arrived for the idle period, then writes one summary per trace (a late span reopens
+ * the trace and updates the same summary document). Offsets are committed only up to the oldest record whose
+ * spans or summary are not durable yet, so a crash replays at most the open window. Spans the store refuses
+ * permanently go to the dead-letter topic with the reason; temporary refusals (429, ES down) redeliver the batch.
  */
 export class SpanAssemblerService {
   private subscription?: BusSubscription;
+  private readonly buffer: OpenTraceBuffer;
+  private readonly now: () => number;
+  private flushTimer?: NodeJS.Timeout;
+  private retentionTimer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private flushBackoffUntil = 0;
+  private flushFailures = 0;
+  private stopping = false;
   private readonly received: Counter;
   private readonly written: Counter;
   private readonly summaries: Counter;
   private readonly rejected: Counter;
   private readonly dropped: Counter;
+  private readonly deadLettered: Counter;
   private readonly retries: Counter;
   private readonly unsampled: Counter;
+  private readonly backpressure: Counter;
+  private readonly summaryFailures: Counter;
+  private readonly retentionDeleted: Counter;
+  private readonly summaryLag: Histogram;
 
   constructor(private readonly options: SpanAssemblerOptions) {
+    this.buffer = new OpenTraceBuffer({ ...DEFAULT_OPEN_TRACE_LIMITS, ...options.limits });
+    this.now = options.now ?? Date.now;
     const registers = [options.registry];
     this.received = new Counter({ name: 'skein_assembler_spans_received_total', help: 'Spans read from the spans topic.', registers });
     this.written = new Counter({ name: 'skein_assembler_spans_written_total', help: 'Spans acknowledged by the trace store.', registers });
-    this.summaries = new Counter({ name: 'skein_assembler_summaries_written_total', help: 'Trace summary documents written.', registers });
+    this.summaries = new Counter({ name: 'skein_assembler_summaries_written_total', help: 'Trace summary documents written (a late span writes its trace again).', registers });
     this.rejected = new Counter({ name: 'skein_assembler_messages_rejected_total', help: 'Topic messages that failed validation, by reason.', labelNames: ['reason'], registers });
-    this.dropped = new Counter({ name: 'skein_assembler_spans_dropped_total', help: 'Spans the store refused permanently (e.g. mapping conflict), by reason.', labelNames: ['reason'], registers });
-    this.retries = new Counter({ name: 'skein_assembler_batch_retries_total', help: 'Batches redelivered because the store failed or refused items temporarily.', registers });
+    this.dropped = new Counter({ name: 'skein_assembler_spans_dropped_total', help: 'Spans lost without a dead letter, by reason (should stay 0).', labelNames: ['reason'], registers });
+    this.deadLettered = new Counter({ name: 'skein_assembler_spans_dead_lettered_total', help: 'Spans the store refused permanently, sent to the dead-letter topic.', registers });
+    this.retries = new Counter({ name: 'skein_assembler_batch_retries_total', help: 'Batches redelivered because the store failed or refused items temporarily, by reason.', labelNames: ['reason'], registers });
     this.unsampled = new Counter({ name: 'skein_assembler_spans_unsampled_total', help: 'Spans skipped because the sampling policy kept them for metrics only.', registers });
-    this.dropped.inc({ reason: 'store_rejected' }, 0);
+    this.backpressure = new Counter({ name: 'skein_assembler_backpressure_waits_total', help: 'Batches that waited because the open-trace buffer was full.', registers });
+    this.summaryFailures = new Counter({ name: 'skein_assembler_summary_failures_total', help: 'Summary writes that failed, by outcome (retried, or refused permanently).', labelNames: ['outcome'], registers });
+    this.retentionDeleted = new Counter({ name: 'skein_assembler_retention_deleted_total', help: 'Daily indices (or days) deleted by the retention job.', registers });
+    this.summaryLag = new Histogram({
+      name: 'skein_assembler_summary_delay_seconds',
+      help: 'From the last span of a trace arriving to its summary being durable (the idle period included).',
+      buckets: [1, 2, 5, 6, 8, 10, 15, 30, 60, 120],
+      registers,
+    });
+    const buffer = this.buffer;
+    new Gauge({ name: 'skein_assembler_open_traces', help: 'Traces waiting for their idle period.', registers, collect() { this.set(buffer.size); } });
+    new Gauge({ name: 'skein_assembler_open_spans', help: 'Spans held in memory for open traces.', registers, collect() { this.set(buffer.spanCount); } });
+    for (const reason of ['store_rejected', 'summary_rejected']) this.dropped.inc({ reason }, 0);
     registerLagGauge(options.registry, 'skein_assembler_kafka_lag', 'Span messages not yet committed by the span-assembler group.', () => this.subscription?.lag());
   }
 
-  /** start: subscribes to the spans topic. */
+  /** start: subscribes to the spans topic and starts the idle-trace flusher and the retention job. */
   async start(): Promise<void> {
     this.subscription = await this.options.bus.subscribe({ topic: this.options.spansTopic, groupId: this.options.groupId, fromBeginning: true }, (batch) =>
       this.handleBatch(batch).catch((err: unknown) => {
-        this.retries.inc();
+        this.retries.inc({ reason: err instanceof BackpressureError ? 'backpressure' : 'store' });
         this.options.logger.warn({ err, partition: batch.partition, firstOffset: batch.records[0]?.offset }, 'batch not stored; it will be redelivered');
         throw err;
       }),
     );
+    this.flushTimer = setInterval(() => void this.flushDue(false), this.options.flushIntervalMs ?? 250);
+    if ((this.options.retentionDays ?? 0) > 0) {
+      void this.runRetention();
+      this.retentionTimer = setInterval(() => void this.runRetention(), this.options.retentionIntervalMs ?? 3_600_000);
+    }
   }
 
-  /** stop: stops consuming after the batch in flight is stored and committed. */
+  /** stop: graceful: stop fetching, write every open summary (bounded time), commit, leave the group. */
   async stop(): Promise<void> {
-    await this.subscription?.stop();
+    this.stopping = true;
+    clearInterval(this.flushTimer);
+    clearInterval(this.retentionTimer);
+    const subscription = this.subscription;
     this.subscription = undefined;
+    if (subscription === undefined) return;
+    await subscription.pause();
+    await this.flushing;
+    const deadline = this.now() + (this.options.shutdownFlushMs ?? 15_000);
+    while (this.buffer.size > 0 && this.now() < deadline) {
+      this.flushBackoffUntil = 0;
+      await this.flushDue(true);
+      if (this.buffer.size > 0) await sleep(200);
+    }
+    if (this.buffer.size > 0) this.options.logger.warn({ openTraces: this.buffer.size }, 'summaries not written before shutdown; their records stay uncommitted and are replayed');
+    await subscription.commit(this.buffer.commitOffsets());
+    await subscription.stop();
   }
 
-  /** handleBatch: stores one consumed batch; throws (so nothing is committed) unless everything is durable. */
-  async handleBatch(batch: BusBatch): Promise<void> {
-    // Unsampled spans (sampling policy) feed the minute metrics only and are never stored as traces.
-    const { spans, unsampled, invalid } = decodeSpanRecords(batch.records);
-    this.unsampled.inc(unsampled.length);
-    for (const record of invalid) {
-      this.rejected.inc({ reason: 'invalid_message' });
-      this.options.logger.error({ partition: batch.partition, offset: record.offset, reason: record.reason }, 'invalid span message skipped');
-    }
-    if (spans.length === 0) return;
-    this.received.inc(spans.length);
-    const stored = this.keepDurable(spans, await this.options.store.writeSpans(spans), (span) => spanDocumentId(span));
-    this.written.inc(stored.length);
+  /** openTraces: traces waiting for their idle period (tests, metrics). */
+  get openTraces(): number {
+    return this.buffer.size;
+  }
 
-    const traces = groupByTrace(stored);
-    const locators = [...traces.values()].map((traceSpans) => ({ traceId: (traceSpans[0] as Span).traceId, startTimeUs: Math.min(...traceSpans.map((s) => s.startTimeUs)) }));
-    const previous = await this.options.store.loadSummaryStates(locators);
-    const states = [...traces].map(([traceId, traceSpans]) => mergeTraceSummary(previous.get(traceId), traceSpans));
+  /**
+   * handleBatch: stores the spans of one consumed batch and opens their traces; throws (nothing of the batch
+   * is committed) unless every span is durable or dead-lettered. Resolves with the offset up to which the
+   * partition may be committed.
+   */
+  async handleBatch(batch: BusBatch): Promise<BatchOutcome> {
+    await this.waitForRoom();
+    const perRecord: { offset: number; spans: Span[] }[] = [];
+    const spans: Span[] = [];
+    for (const record of batch.records) {
+      const decoded = decodeSpanMessage(record.value);
+      if (!decoded.ok) {
+        const first = decoded.violations[0];
+        this.rejected.inc({ reason: 'invalid_message' });
+        this.options.logger.error({ partition: batch.partition, offset: record.offset, reason: first ? `${decoded.reason}: ${first.path}: ${first.message}` : decoded.reason }, 'invalid span message skipped');
+        continue;
+      }
+      // Unsampled spans (sampling policy) feed the minute metrics only and are never stored as traces.
+      if (!decoded.message.sampled) {
+        this.unsampled.inc(decoded.message.spans.length);
+        continue;
+      }
+      perRecord.push({ offset: record.offset, spans: decoded.message.spans });
+      spans.push(...decoded.message.spans);
+    }
+    const last = batch.records[batch.records.length - 1];
+    if (spans.length > 0) {
+      this.received.inc(spans.length);
+      const result = await this.options.store.writeSpans(spans);
+      const retryable = result.failures.filter((failure) => failure.retryable);
+      if (retryable.length > 0) throw new RetryableStoreError(`${retryable.length} span(s) refused for now, first: ${retryable[0]?.reason}`);
+      const refused = new Map(result.failures.map((failure) => [failure.id, failure.reason]));
+      if (refused.size > 0) await this.deadLetter(batch, perRecord, refused);
+      this.written.inc(spans.length - refused.size);
+      const nowMs = this.now();
+      for (const { offset, spans: recordSpans } of perRecord) {
+        const stored = refused.size === 0 ? recordSpans : recordSpans.filter((span) => !refused.has(spanDocumentId(span)));
+        this.buffer.add(batch.partition, offset, stored, nowMs);
+      }
+    }
+    if (last !== undefined) this.buffer.handled(batch.partition, last.offset + 1);
+    return { commitUpTo: this.buffer.watermark(batch.partition) };
+  }
+
+  /** flushDue: writes the summaries of idle traces (all open ones when `all`), then commits what became durable. */
+  flushDue(all: boolean): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing;
+    if (!all && this.now() < this.flushBackoffUntil) return Promise.resolve();
+    this.flushing = this.flushOnce(all).finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(all: boolean): Promise<void> {
+    const batchSize = this.options.summaryBatchSize ?? 500;
+    try {
+      for (;;) {
+        const due = this.buffer.take(this.buffer.due(this.now(), batchSize, all));
+        if (due.length === 0) break;
+        await this.writeSummaries(due);
+        if (due.length < batchSize) break;
+      }
+      this.flushFailures = 0;
+    } catch (err) {
+      // ES down or overloaded: keep the traces open and try again later; their records stay uncommitted.
+      this.flushFailures++;
+      this.flushBackoffUntil = this.now() + Math.min(10_000, 250 * 2 ** Math.min(this.flushFailures, 6));
+      this.summaryFailures.inc({ outcome: 'retried' });
+      this.options.logger.warn({ err, openTraces: this.buffer.size }, 'trace summaries not written; retrying');
+    }
+    const offsets = this.buffer.commitOffsets();
+    if (offsets.length > 0 && this.subscription !== undefined && !this.stopping) await this.subscription.commit(offsets);
+  }
+
+  private async writeSummaries(traces: OpenTrace[]): Promise<void> {
+    const previous = await this.options.store.loadSummaryStates(traces.map((trace) => ({ traceId: trace.traceId, startTimeUs: trace.earliestStartUs })));
+    const states = traces.map((trace) => mergeTraceSummary(previous.get(trace.traceId), trace.spans, { tags: trace.tags, truncated: trace.truncated }));
     const result = await this.options.store.saveSummaryStates(states);
-    this.throwIfRetryable(result);
-    for (const failure of result.failures) this.options.logger.error({ traceId: failure.id, reason: failure.reason }, 'trace summary refused by the store');
-    this.summaries.inc(states.length - result.failures.length);
+    const retryable = new Set(result.failures.filter((failure) => failure.retryable).map((failure) => failure.id));
+    for (const failure of result.failures) {
+      if (failure.retryable) continue;
+      // The spans are stored and searchable by trace id; only the summary (trace search) misses this trace.
+      this.dropped.inc({ reason: 'summary_rejected' });
+      this.summaryFailures.inc({ outcome: 'refused' });
+      this.options.logger.error({ traceId: failure.id, reason: failure.reason }, 'trace summary refused permanently by the store');
+    }
+    const done = traces.filter((trace) => !retryable.has(trace.traceId));
+    const nowMs = this.now();
+    for (const trace of done) this.summaryLag.observe((nowMs - trace.lastSeenMs) / 1000);
+    this.buffer.summarised(done);
+    this.summaries.inc(done.length - (result.failures.length - retryable.size));
+    if (retryable.size > 0) throw new RetryableStoreError(`${retryable.size} summary(ies) refused for now, first: ${result.failures.find((f) => f.retryable)?.reason}`);
   }
 
-  private keepDurable(spans: Span[], result: StoreWriteResult, id: (span: Span) => string): Span[] {
-    this.throwIfRetryable(result);
-    if (result.failures.length === 0) return spans;
-    const failed = new Map(result.failures.map((failure) => [failure.id, failure.reason]));
-    for (const [spanId, reason] of failed) {
-      this.dropped.inc({ reason: 'store_rejected' });
-      this.options.logger.error({ id: spanId, reason }, 'span refused permanently by the store');
+  private async deadLetter(batch: BusBatch, perRecord: { offset: number; spans: Span[] }[], refused: Map<string, string>): Promise<void> {
+    const messages = [];
+    const failedAtMs = this.now();
+    for (const { offset, spans } of perRecord) {
+      for (const span of spans) {
+        const reason = refused.get(spanDocumentId(span));
+        if (reason === undefined) continue;
+        messages.push(encodeDeadLetter({ reason, store: 'trace-store', failedAtMs, source: { topic: batch.topic, partition: batch.partition, offset }, span }));
+        this.options.logger.error({ traceId: span.traceId, spanId: span.spanId, reason }, 'span refused permanently by the store; sent to the dead-letter topic');
+      }
     }
-    return spans.filter((span) => !failed.has(id(span)));
+    // Durable before the batch may be committed: if the dead-letter topic is unavailable, the batch is redelivered.
+    await this.options.bus.publish(this.options.deadLetterTopic, messages);
+    this.deadLettered.inc(messages.length);
   }
 
-  private throwIfRetryable(result: StoreWriteResult): void {
-    const retryable = result.failures.filter((failure) => failure.retryable);
-    if (retryable.length > 0) {
-      throw new RetryableStoreError(`${retryable.length} document(s) refused for now, first: ${retryable[0]?.reason}`);
+  private async waitForRoom(): Promise<void> {
+    if (!this.buffer.isFull()) return;
+    this.backpressure.inc();
+    const deadline = this.now() + (this.options.backpressureWaitMs ?? 10_000);
+    while (this.buffer.isFull()) {
+      if (this.now() >= deadline || this.stopping) throw new BackpressureError(`${this.buffer.size} traces are open (the limit); waiting for their summaries`);
+      await this.flushDue(false);
+      await sleep(100);
     }
   }
+
+  private async runRetention(): Promise<void> {
+    const days = this.options.retentionDays ?? 0;
+    if (days <= 0) return;
+    // Keep `days` whole UTC days before today, plus today.
+    const todayMs = Math.floor(this.now() / 86_400_000) * 86_400_000;
+    const cutoffUs = (todayMs - days * 86_400_000) * 1000;
+    try {
+      const deleted = await this.options.store.deleteBefore(cutoffUs);
+      this.retentionDeleted.inc(deleted.length);
+      if (deleted.length > 0) this.options.logger.info({ deleted, retentionDays: days }, 'retention: deleted expired trace data');
+    } catch (err) {
+      this.options.logger.warn({ err }, 'retention job failed; it runs again at the next interval');
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

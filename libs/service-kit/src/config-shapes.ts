@@ -29,6 +29,18 @@ export const elasticsearchShape = {
   SKEIN_ES_INDEX_PREFIX: env.prefix('skein'),
 };
 
+/** assemblyShape: trace assembly (span-assembler, embedded): idle period, memory bounds, retention. */
+export const assemblyShape = {
+  /** SKEIN_TRACE_IDLE_MS: a trace is summarised once no span of it arrived for this long, milliseconds; default 5000. */
+  SKEIN_TRACE_IDLE_MS: env.positiveInt(5_000),
+  /** SKEIN_MAX_OPEN_TRACES: most traces held in memory awaiting their summary; consuming pauses beyond it; default 50000. */
+  SKEIN_MAX_OPEN_TRACES: env.positiveInt(50_000),
+  /** SKEIN_MAX_SPANS_PER_TRACE: most spans of one trace held for its summary; more are stored, the summary is marked truncated; default 10000. */
+  SKEIN_MAX_SPANS_PER_TRACE: env.positiveInt(10_000),
+  /** SKEIN_RETENTION_DAYS: whole UTC days of traces kept before today; older daily indices are deleted hourly; 0 keeps everything; default 7. */
+  SKEIN_RETENTION_DAYS: env.nonNegativeInt(7),
+};
+
 /** redisShape: URL (required), key prefix (default `skein`) and minute-window TTL in seconds (default 7 days). */
 export const redisShape = {
   SKEIN_REDIS_URL: env.url(),

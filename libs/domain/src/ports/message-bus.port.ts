@@ -19,10 +19,26 @@ export interface BusBatch {
 }
 
 /**
- * BusBatchHandler: processes one batch. Resolving means every record is durably handled: the bus then commits
- * the offsets. Throwing means nothing of the batch is committed: it is delivered again later (at-least-once).
+ * BatchOutcome: what a handler that keeps work in memory (e.g. traces waiting for their idle period) tells the
+ * bus: `commitUpTo` is the offset of the partition's first record that is not durable yet — the bus commits
+ * everything before it and nothing after. The rest is committed later with {@link BusSubscription.commit}.
  */
-export type BusBatchHandler = (batch: BusBatch) => Promise<void>;
+export interface BatchOutcome {
+  commitUpTo: number;
+}
+
+/**
+ * BusBatchHandler: processes one batch. Resolving with nothing means every record is durably handled: the bus
+ * then commits the offsets; resolving with a {@link BatchOutcome} commits only up to its offset. Throwing means
+ * nothing of the batch is committed: it is delivered again later (at-least-once), after a backoff.
+ */
+export type BusBatchHandler = (batch: BusBatch) => Promise<void | BatchOutcome>;
+
+/** PartitionOffset: the next offset to read in a partition of the subscription's topic (everything before it is done). */
+export interface PartitionOffset {
+  partition: number;
+  offset: number;
+}
 
 /** TopicSpec: a topic to create if missing. */
 export interface TopicSpec {
@@ -43,6 +59,13 @@ export interface SubscribeOptions {
 
 /** BusSubscription: a running consumer. */
 export interface BusSubscription {
+  /**
+   * commit: commits offsets outside a batch (work a handler deferred with {@link BatchOutcome}). A partition no
+   * longer assigned to this consumer is skipped: its new owner re-reads from the last commit (at-least-once).
+   */
+  commit(offsets: PartitionOffset[]): Promise<void>;
+  /** pause: stops fetching new batches (graceful shutdown: flush deferred work, commit, then stop). */
+  pause(): Promise<void>;
   /** stop: stops fetching, waits for the batch in flight, commits, and leaves the group. */
   stop(): Promise<void>;
   /** lag: messages not yet committed by this group, summed over partitions. */

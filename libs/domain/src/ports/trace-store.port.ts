@@ -1,5 +1,12 @@
 import { Span } from '../span/span.model';
 import { TraceSummary, TraceSummaryState } from '../trace/trace-summary';
+import { TraceQuery } from '../trace/trace-query.model';
+
+/** TimeRange: [startUs, endUs], microseconds since the epoch. */
+export interface TimeRange {
+  startUs: number;
+  endUs: number;
+}
 
 /** StoreFailure: one document a store did not accept; `retryable` failures (overload, timeouts) may succeed later. */
 export interface StoreFailure {
@@ -13,14 +20,34 @@ export interface StoreWriteResult {
   failures: StoreFailure[];
 }
 
-/** TraceSearch: filters of a trace search; times in microseconds since the epoch. */
+/** TraceSort: the order of search results: newest/oldest by start, longest/shortest by whole-trace duration, most/fewest spans. */
+export type TraceSort = 'newest' | 'oldest' | 'longest' | 'shortest' | 'most_spans' | 'fewest_spans';
+
+/** TRACE_SORTS: every accepted {@link TraceSort}. */
+export const TRACE_SORTS: readonly TraceSort[] = ['newest', 'oldest', 'longest', 'shortest', 'most_spans', 'fewest_spans'];
+
+/** TraceSearch: filters of a trace search (all must match); times and durations in microseconds. */
 export interface TraceSearch {
+  /** service: some span of the trace is in this service. */
   service?: string;
+  /** operation: some span has this name (in `service` when given). */
   operation?: string;
+  /** tags: every `key → value` is carried by some span of the trace. */
+  tags?: Record<string, string>;
+  /** minDurationUs / maxDurationUs: bounds (inclusive) of the whole-trace duration. */
+  minDurationUs?: number;
+  maxDurationUs?: number;
+  /** errorsOnly: only traces with at least one failed span. */
+  errorsOnly?: boolean;
+  /** query: a parsed query string ({@link TraceQuery}), ANDed with the other filters. */
+  query?: TraceQuery;
+  /** startUs / endUs: the trace starts within [startUs, endUs]. */
   startUs: number;
   endUs: number;
-  /** limit: most traces returned, newest first. */
+  /** limit: most traces returned. */
   limit: number;
+  /** sort: default `newest`; ties are broken by traceId. */
+  sort?: TraceSort;
 }
 
 /** TraceLocator: a trace id with a time inside the trace, so a store partitioned by day can find it. */
@@ -41,8 +68,17 @@ export interface TraceStore {
   saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult>;
   /** getTraceSpans: every stored span of a trace (searchable ones: an index refresh may lag about a second). */
   getTraceSpans(traceId: string): Promise<Span[]>;
-  /** searchTraces: trace summaries matching the search, newest first. */
+  /** searchTraces: trace summaries matching the search, in `search.sort` order. */
   searchTraces(search: TraceSearch): Promise<TraceSummary[]>;
+  /** listServices: every service with a stored span in [startUs, endUs], sorted. */
+  listServices(range: TimeRange): Promise<string[]>;
+  /** listOperations: the span names of a service in [startUs, endUs], sorted. */
+  listOperations(service: string, range: TimeRange): Promise<string[]>;
+  /**
+   * deleteBefore: retention — deletes whole days of spans and summaries that ended before `cutoffUs` (a day is
+   * kept while any part of it is at or after the cutoff). Returns what was deleted (index or day names).
+   */
+  deleteBefore(cutoffUs: number): Promise<string[]>;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }

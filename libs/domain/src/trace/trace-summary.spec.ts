@@ -34,6 +34,9 @@ const THREE_SERVICE_SUMMARY: TraceSummary = {
   maxDepth: 4,
   orphanCount: 0,
   truncated: false,
+  skewAdjusted: false,
+  flags: [],
+  tags: ['http.method=POST', 'http.status_code=200'],
 };
 
 describe('mergeTraceSummary', () => {
@@ -125,6 +128,8 @@ describe('mergeTraceSummary', () => {
         operations: ['api-gateway:POST /orders', 'order-service:POST /orders', 'order-service:charge', 'payment-service:charge'],
         maxDepth: 3,
         orphanCount: 1,
+        flags: ['orphans'],
+        tags: ['http.status_code=200'],
       });
       expect(mergeTraceSummary(early, trace.slice(0, 1)).summary).toEqual(THREE_SERVICE_SUMMARY);
     });

@@ -1,5 +1,6 @@
 import { Span } from '../span/span.model';
 import { assembleTrace, traceWindowUs } from './trace-tree';
+import { correctClockSkew } from './clock-skew';
 
 /** TraceSummary: one document per trace, what trace search lists and filters on. */
 export interface TraceSummary {
@@ -21,6 +22,26 @@ export interface TraceSummary {
   orphanCount: number;
   /** truncated: more spans arrived than the summary keeps ({@link MAX_SUMMARY_SPANS}); counts cover only the kept ones. */
   truncated: boolean;
+  /** skewAdjusted: some server span was shifted into its client's window by clock-skew correction. */
+  skewAdjusted: boolean;
+  /** flags: `orphans`, `skew_adjusted`, `truncated` — whichever apply, sorted (search with `flag:orphans`). */
+  flags: TraceFlag[];
+  /** tags: distinct `key=value` span tags of the trace (at most {@link MAX_SUMMARY_TAGS}, values cut at {@link MAX_SUMMARY_TAG_VALUE} characters), sorted. */
+  tags: string[];
+}
+
+/** TraceFlag: a property of a trace worth searching for. */
+export type TraceFlag = 'orphans' | 'skew_adjusted' | 'truncated';
+
+/** MAX_SUMMARY_TAGS: distinct tag pairs kept per summary; beyond it the summary is marked truncated. */
+export const MAX_SUMMARY_TAGS = 2_000;
+
+/** MAX_SUMMARY_TAG_VALUE: characters of a tag value kept in the summary's tag list (the span keeps the whole value). */
+export const MAX_SUMMARY_TAG_VALUE = 256;
+
+/** summaryTag: the `key=value` entry of a tag in {@link TraceSummary.tags}. */
+export function summaryTag(key: string, value: string): string {
+  return `${key}=${value.length > MAX_SUMMARY_TAG_VALUE ? value.slice(0, MAX_SUMMARY_TAG_VALUE) : value}`;
 }
 
 /** SummarySpan: the compact part of a span kept inside a summary document so summaries merge idempotently. */
@@ -50,15 +71,36 @@ function compact(span: SummarySpan): SummarySpan {
   return out;
 }
 
+/** SummaryInput: a span as merged into a summary: the compact fields, plus its tags when known. */
+export type SummaryInput = SummarySpan & { tags?: Span['tags'] };
+
+/** SummaryExtra: what an assembler knows beyond the spans: tags already in `key=value` form, and whether spans were cut. */
+export interface SummaryExtra {
+  tags?: Iterable<string>;
+  truncated?: boolean;
+}
+
 /**
  * mergeTraceSummary: folds newly stored spans into a trace's summary state. Idempotent: spans are keyed by
- * spanId, so a replayed batch (at-least-once delivery) leaves the summary unchanged.
+ * spanId and tags form a set, so a replayed batch (at-least-once delivery) leaves the summary unchanged.
  */
-export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans: SummarySpan[]): TraceSummaryState {
+export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans: SummaryInput[], extra: SummaryExtra = {}): TraceSummaryState {
   const byId = new Map<string, SummarySpan>();
   for (const span of previous?.spans ?? []) byId.set(span.spanId, span);
-  let truncated = previous?.summary.truncated ?? false;
+  let truncated = (previous?.summary.truncated ?? false) || extra.truncated === true;
+  const tags = new Set(previous?.summary.tags ?? []);
+  for (const tag of extra.tags ?? []) {
+    if (tags.has(tag)) continue;
+    if (tags.size >= MAX_SUMMARY_TAGS) truncated = true;
+    else tags.add(tag);
+  }
   for (const span of spans) {
+    for (const [key, value] of Object.entries(span.tags ?? {})) {
+      const tag = summaryTag(key, value);
+      if (tags.has(tag)) continue;
+      if (tags.size >= MAX_SUMMARY_TAGS) truncated = true;
+      else tags.add(tag);
+    }
     if (byId.has(span.spanId)) continue;
     if (byId.size >= MAX_SUMMARY_SPANS) {
       truncated = true;
@@ -67,9 +109,15 @@ export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans
     byId.set(span.spanId, compact(span));
   }
   const kept = [...byId.values()];
-  const tree = assembleTrace(kept.map((s) => ({ ...s, tags: {} })));
-  const { startUs, endUs } = traceWindowUs(kept.map((s) => ({ ...s, tags: {} })));
+  const full = kept.map((s) => ({ ...s, tags: {} }));
+  const tree = assembleTrace(full);
+  const skew = correctClockSkew(full);
+  const { startUs, endUs } = traceWindowUs(skew.spans);
   const root = tree.roots.find((node) => !node.orphan)?.span;
+  const flags: TraceFlag[] = [];
+  if (tree.orphanCount > 0) flags.push('orphans');
+  if (skew.adjusted) flags.push('skew_adjusted');
+  if (truncated) flags.push('truncated');
   const summary: TraceSummary = {
     traceId: tree.traceId,
     startTimeUs: startUs,
@@ -83,6 +131,9 @@ export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans
     maxDepth: tree.maxDepth,
     orphanCount: tree.orphanCount,
     truncated,
+    skewAdjusted: skew.adjusted,
+    flags,
+    tags: [...tags].sort(),
   };
   return { summary, spans: kept };
 }

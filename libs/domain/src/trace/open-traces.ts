@@ -1,0 +1,183 @@
+import { PartitionOffset } from '../ports/message-bus.port';
+import { Span } from '../span/span.model';
+import { MAX_SUMMARY_TAGS, SummarySpan, summaryTag } from './trace-summary';
+
+/** OpenTraceLimits: how long a trace stays open and how much the assembler may hold in memory. */
+export interface OpenTraceLimits {
+  /** idleMs: a trace is summarised once no span of it arrived for this long, milliseconds (default 5000). */
+  idleMs: number;
+  /** maxOpenTraces: most traces held at once; when reached, consuming pauses until some are summarised (default 50 000). */
+  maxOpenTraces: number;
+  /** maxSpansPerTrace: most spans held per open trace; further ones are stored but the summary is marked truncated (default 10 000). */
+  maxSpansPerTrace: number;
+}
+
+/** DEFAULT_OPEN_TRACE_LIMITS: the defaults of {@link OpenTraceLimits}. */
+export const DEFAULT_OPEN_TRACE_LIMITS: OpenTraceLimits = { idleMs: 5_000, maxOpenTraces: 50_000, maxSpansPerTrace: 10_000 };
+
+/** OpenTrace: the spans of one trace received since its summary was last written. */
+export interface OpenTrace {
+  traceId: string;
+  /** earliestStartUs: the earliest start among the held spans, µs (locates the trace's stored summary). */
+  earliestStartUs: number;
+  /** spans: compact spans, at most `maxSpansPerTrace`. */
+  spans: SummarySpan[];
+  /** tags: the `key=value` tags of the held spans (at most {@link MAX_SUMMARY_TAGS}). */
+  tags: Set<string>;
+  /** truncated: spans or tags beyond the limits arrived (they are stored; the summary does not count them). */
+  truncated: boolean;
+  /** lastSeenMs: when its latest span arrived (the idle clock). */
+  lastSeenMs: number;
+  /** offsets: the partition offsets of the records its spans came from (released once the summary is durable). */
+  offsets: PartitionOffset[];
+}
+
+/**
+ * OpenTraceBuffer: the span-assembler's memory between "spans stored" and "summary written". It holds open
+ * traces until they are idle, and knows per partition which offsets may be committed: everything before the
+ * oldest record whose trace still waits for its summary. Pure bookkeeping: the caller does the I/O.
+ */
+export class OpenTraceBuffer {
+  private readonly traces = new Map<string, OpenTrace>();
+  /** pending: per partition, offset → number of open traces waiting on that record. */
+  private readonly pending = new Map<number, Map<number, number>>();
+  /** handledUpTo: per partition, the offset after the last record handled. */
+  private readonly handledUpTo = new Map<number, number>();
+  /** committed: per partition, the last offset reported by {@link commitOffsets}. */
+  private readonly reported = new Map<number, number>();
+
+  constructor(readonly limits: OpenTraceLimits = DEFAULT_OPEN_TRACE_LIMITS) {}
+
+  /** size: open traces. */
+  get size(): number {
+    return this.traces.size;
+  }
+
+  /** spanCount: spans held over all open traces. */
+  get spanCount(): number {
+    let count = 0;
+    for (const trace of this.traces.values()) count += trace.spans.length;
+    return count;
+  }
+
+  /** full: no more traces may be opened (the consumer should wait for summaries to be written). */
+  isFull(): boolean {
+    return this.traces.size >= this.limits.maxOpenTraces;
+  }
+
+  /** add: the stored spans of one record (partition, offset); they keep their trace open until it is idle. */
+  add(partition: number, offset: number, spans: Array<SummarySpan & { tags?: Span['tags'] }>, nowMs: number): void {
+    for (const span of spans) {
+      let trace = this.traces.get(span.traceId);
+      if (trace === undefined) {
+        trace = { traceId: span.traceId, earliestStartUs: span.startTimeUs, spans: [], tags: new Set(), truncated: false, lastSeenMs: nowMs, offsets: [] };
+        this.traces.set(span.traceId, trace);
+      }
+      trace.lastSeenMs = nowMs;
+      trace.earliestStartUs = Math.min(trace.earliestStartUs, span.startTimeUs);
+      if (trace.spans.length < this.limits.maxSpansPerTrace) trace.spans.push(compactSpan(span));
+      else trace.truncated = true;
+      for (const [key, value] of Object.entries(span.tags ?? {})) {
+        const tag = summaryTag(key, value);
+        if (trace.tags.has(tag)) continue;
+        if (trace.tags.size < MAX_SUMMARY_TAGS) trace.tags.add(tag);
+        else trace.truncated = true;
+      }
+      if (!trace.offsets.some((o) => o.partition === partition && o.offset === offset)) {
+        trace.offsets.push({ partition, offset });
+        const counts = this.pending.get(partition) ?? new Map<number, number>();
+        counts.set(offset, (counts.get(offset) ?? 0) + 1);
+        this.pending.set(partition, counts);
+      }
+    }
+  }
+
+  /** handled: every record of the partition before `nextOffset` has been processed (its spans added or skipped). */
+  handled(partition: number, nextOffset: number): void {
+    this.handledUpTo.set(partition, Math.max(this.handledUpTo.get(partition) ?? 0, nextOffset));
+  }
+
+  /** watermark: the offset up to which the partition may be committed (its oldest record still waiting, or all handled). */
+  watermark(partition: number): number {
+    let oldest = Infinity;
+    for (const offset of this.pending.get(partition)?.keys() ?? []) oldest = Math.min(oldest, offset);
+    return oldest === Infinity ? (this.handledUpTo.get(partition) ?? 0) : oldest;
+  }
+
+  /** due: open traces idle for at least `idleMs` (all of them when `all`), longest idle first, at most `max`. */
+  due(nowMs: number, max: number, all = false): OpenTrace[] {
+    const out: OpenTrace[] = [];
+    // Map order is insertion order, not idle order: scan everything (bounded by maxOpenTraces).
+    for (const trace of this.traces.values()) if (all || nowMs - trace.lastSeenMs >= this.limits.idleMs) out.push(trace);
+    out.sort((a, b) => a.lastSeenMs - b.lastSeenMs);
+    return out.slice(0, max);
+  }
+
+  /**
+   * summarised: the summaries of these traces are durable (or were given up): forget them and release their
+   * offsets. A trace that received spans after `snapshot` was taken stays open with only the newer spans.
+   */
+  summarised(snapshots: OpenTrace[]): void {
+    for (const snapshot of snapshots) {
+      const trace = this.traces.get(snapshot.traceId);
+      if (trace === undefined) continue;
+      // Spans and offsets are only ever appended, so what came after the snapshot is the tail.
+      const released = trace.offsets.slice(0, snapshot.offsets.length);
+      const newerSpans = trace.spans.slice(snapshot.spans.length);
+      const newerOffsets = trace.offsets.slice(snapshot.offsets.length);
+      for (const { partition, offset } of released) {
+        const counts = this.pending.get(partition);
+        const left = (counts?.get(offset) ?? 0) - 1;
+        if (left > 0) counts?.set(offset, left);
+        else counts?.delete(offset);
+      }
+      if (newerSpans.length === 0 && newerOffsets.length === 0) {
+        this.traces.delete(snapshot.traceId);
+        continue;
+      }
+      trace.spans = newerSpans;
+      trace.offsets = newerOffsets;
+      trace.tags = new Set([...trace.tags].filter((tag) => !snapshot.tags.has(tag)));
+      trace.truncated = trace.truncated && !snapshot.truncated;
+      trace.earliestStartUs = Math.min(...newerSpans.map((span) => span.startTimeUs), trace.earliestStartUs);
+    }
+  }
+
+  /** take: a snapshot of the trace as it is now (the caller writes its summary, then calls {@link summarised}). */
+  take(traces: OpenTrace[]): OpenTrace[] {
+    return traces.map((trace) => ({ ...trace, spans: [...trace.spans], tags: new Set(trace.tags), offsets: [...trace.offsets] }));
+  }
+
+  /** commitOffsets: the partitions whose watermark moved since the last call, with their new watermark. */
+  commitOffsets(): PartitionOffset[] {
+    const out: PartitionOffset[] = [];
+    for (const partition of this.handledUpTo.keys()) {
+      const offset = this.watermark(partition);
+      if (offset > (this.reported.get(partition) ?? -1)) {
+        out.push({ partition, offset });
+        this.reported.set(partition, offset);
+      }
+    }
+    return out;
+  }
+
+  /** isOpen: whether spans of the trace are waiting for its summary. */
+  isOpen(traceId: string): boolean {
+    return this.traces.has(traceId);
+  }
+}
+
+function compactSpan(span: SummarySpan): SummarySpan {
+  const out: SummarySpan = {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    service: span.service,
+    operation: span.operation,
+    startTimeUs: span.startTimeUs,
+    durationUs: span.durationUs,
+    error: span.error,
+    kind: span.kind,
+  };
+  if (span.parentSpanId !== undefined) out.parentSpanId = span.parentSpanId;
+  return out;
+}
