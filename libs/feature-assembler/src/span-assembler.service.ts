@@ -222,8 +222,10 @@ export class SpanAssemblerService {
       this.summaryFailures.inc({ outcome: 'retried' });
       this.options.logger.warn({ err, openTraces: this.buffer.size }, 'trace summaries not written; retrying');
     }
+    // While stopping, stop() commits after its final flush (commitOffsets reports each watermark only once).
+    if (this.subscription === undefined || this.stopping) return;
     const offsets = this.buffer.commitOffsets();
-    if (offsets.length > 0 && this.subscription !== undefined && !this.stopping) await this.subscription.commit(offsets);
+    if (offsets.length > 0) await this.subscription.commit(offsets);
   }
 
   private async writeSummaries(traces: OpenTrace[]): Promise<void> {

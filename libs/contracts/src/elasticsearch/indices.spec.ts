@@ -54,7 +54,8 @@ describe('dailyIndexName / indexPattern', () => {
 describe('indexTemplates', () => {
   it('names one template per kind after the prefix and substitutes the prefix in the index patterns', () => {
     const templates = indexTemplates('acme');
-    expect(Object.keys(templates).sort()).toEqual(['acme-spans', 'acme-traces']);
+    expect(Object.keys(templates).sort()).toEqual(['acme-spans', 'acme-trace-days', 'acme-traces']);
+    expect(templates['acme-trace-days']?.index_patterns).toEqual(['acme-trace-days-*']);
     expect(templates['acme-spans']?.index_patterns).toEqual(['acme-spans-*']);
     expect(templates['acme-traces']?.index_patterns).toEqual(['acme-traces-*']);
     expect(JSON.stringify(templates)).not.toContain('{{prefix}}');
