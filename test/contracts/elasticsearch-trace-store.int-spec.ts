@@ -1,6 +1,6 @@
 import { Client } from '@elastic/elasticsearch';
 import { ElasticsearchTraceStore } from '@skein/adapter-elasticsearch';
-import { dailyIndexName } from '@skein/contracts';
+import { dayIndexName, indexDay, indexPattern, traceDaysIndexName, traceDaysPattern } from '@skein/contracts';
 import { Span, mergeTraceSummary } from '@skein/domain';
 import { eventually, infraFromEnv, randomSpanId, threeServiceTrace, traceStoreContract, uniqueName } from '@skein/testing';
 
@@ -21,9 +21,11 @@ traceStoreContract('ElasticsearchTraceStore', async () => {
 describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
   const prefix = uniqueName('tes');
   let store: ElasticsearchTraceStore;
+  let raw: Client;
 
   beforeAll(async () => {
     store = newStore(prefix);
+    raw = new Client({ node: infraFromEnv().elasticsearchUrl });
     await store.ensureSchema();
   });
 
@@ -32,79 +34,167 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
       await store.deleteAllIndices();
     } finally {
       await store.close();
+      await raw.close();
     }
   });
 
-  it('reports a tag that conflicts with the mapping as a permanent failure and stores the rest of the bulk', async () => {
+  const todayUs = () => Math.floor(Date.now() / 86_400_000) * DAY_US;
+
+  it('stores tags whose keys nest (`a` and `a.b`) side by side: tags are not split into objects', async () => {
     const trace = threeServiceTrace();
     const first: Span = { ...trace.spans[0], tags: { a: 'x' } };
+    const nested: Span = { ...trace.spans[1], tags: { 'a.b': 'y', 'http.status_code': '200' } };
     expect(await store.writeSpans([first])).toEqual({ failures: [] });
+    expect(await store.writeSpans([nested, ...trace.spans.slice(2)])).toEqual({ failures: [] });
+    await store.refresh();
+    expect(await store.getTraceSpans(trace.traceId)).toHaveLength(5);
+  });
 
-    // `tags.a` is now a keyword; `a.b` needs `tags.a` to be an object.
-    const conflicting: Span = { ...trace.spans[1], tags: { 'a.b': 'y' } };
-    const others = trace.spans.slice(2);
-    const result = await store.writeSpans([others[0], conflicting, ...others.slice(1)]);
+  it('reports a span that conflicts with the index mapping as a permanent failure and stores the rest of the bulk', async () => {
+    const dayStart = todayUs() - 12 * DAY_US;
+    // An index created by hand (or by an older template) where a tag is numeric: "abc" cannot go there.
+    await raw.indices.create({
+      index: dayIndexName(prefix, 'spans', indexDay(dayStart)),
+      mappings: { properties: { tags: { type: 'object', dynamic: true, subobjects: false, properties: { 'http.status_code': { type: 'long' } } } } },
+    });
+    const trace = threeServiceTrace({ startTimeUs: dayStart + 1_000 });
+    const conflicting: Span = { ...trace.spans[1], tags: { 'http.status_code': 'abc' } };
+    const result = await store.writeSpans([trace.spans[0], conflicting, ...trace.spans.slice(2)]);
     expect(result.failures).toHaveLength(1);
     const [failure] = result.failures;
     expect(failure.id).toBe(`${trace.traceId}-${conflicting.spanId}`);
     expect(failure.retryable).toBe(false);
-    expect(failure.reason).toMatch(/tags\.a/);
-
+    expect(failure.reason).toMatch(/http\.status_code/);
     await store.refresh();
-    const stored = await store.getTraceSpans(trace.traceId);
-    expect(stored.map((span) => span.spanId).sort()).toEqual([first, ...others].map((span) => span.spanId).sort());
+    expect((await store.getTraceSpans(trace.traceId)).map((span) => span.spanId).sort()).toEqual(trace.spans.filter((s) => s !== trace.spans[1]).map((span) => span.spanId).sort());
   });
 
-  it('a fresh store finds a summary stored under the neighbouring day and writes it back there, never duplicating it', async () => {
-    const midnight = Math.floor(Date.now() / 86_400_000) * DAY_US - 2 * DAY_US;
+  it('keeps a whole trace in the day of its first spans, also when later spans start the next day', async () => {
+    const dayStart = todayUs() - 10 * DAY_US;
+    const trace = threeServiceTrace({ startTimeUs: dayStart + DAY_US - 10_000 });
+    expect(await store.writeSpans(trace.spans.slice(0, 2))).toEqual({ failures: [] });
+    const late: Span = { ...trace.spans[4], spanId: randomSpanId(), startTimeUs: dayStart + DAY_US + 1 };
+    expect(await store.writeSpans([...trace.spans.slice(2), late])).toEqual({ failures: [] });
+
+    const day = indexDay(dayStart);
+    const first = await raw.get<Record<string, unknown>>({ index: dayIndexName(prefix, 'spans', day), id: `${trace.traceId}-${trace.spans[0].spanId}` });
+    expect(first._source).toMatchObject({ startTime: new Date(Math.floor(trace.spans[0].startTimeUs / 1000)).toISOString(), startTimeUs: trace.spans[0].startTimeUs });
+    const next = await raw.get({ index: dayIndexName(prefix, 'spans', day), id: `${trace.traceId}-${late.spanId}` });
+    expect(next.found).toBe(true);
+    expect(await raw.indices.exists({ index: dayIndexName(prefix, 'spans', indexDay(dayStart + DAY_US)) })).toBe(false);
+    const lookup = await raw.get<{ day: string }>({ index: traceDaysIndexName(prefix, day), id: trace.traceId });
+    expect(lookup._source).toEqual({ day });
+    const mapping = await raw.indices.getMapping({ index: dayIndexName(prefix, 'spans', day) });
+    expect(JSON.stringify(mapping)).toContain('"http.status_code":{"type":"keyword"');
+    await eventually(async () => expect(await store.getTraceSpans(trace.traceId)).toHaveLength(6));
+  });
+
+  it('a lookup by trace id reads the trace-day lookup, then only that one day\'s span index', async () => {
+    const trace = threeServiceTrace({ startTimeUs: todayUs() - 3 * DAY_US + 3_600_000_000 });
+    // Neighbouring days hold data too, so a wildcard search would have something to touch.
+    const before = threeServiceTrace({ startTimeUs: todayUs() - 4 * DAY_US + 3_600_000_000 });
+    const after = threeServiceTrace({ startTimeUs: todayUs() - 2 * DAY_US + 3_600_000_000 });
+    expect(await store.writeSpans([...before.spans, ...trace.spans, ...after.spans])).toEqual({ failures: [] });
+    await store.refresh();
+
+    const client = new Client({ node: infraFromEnv().elasticsearchUrl });
+    const paths: string[] = [];
+    client.diagnostic.on('request', (_err, event) => {
+      if (event?.meta.request.params.path !== undefined) paths.push(decodeURIComponent(event.meta.request.params.path));
+    });
+    const fresh = new ElasticsearchTraceStore({ client, indexPrefix: prefix });
+    try {
+      expect(await fresh.getTraceSpans(trace.traceId)).toHaveLength(5);
+      const day = indexDay(trace.spans[0].startTimeUs);
+      expect(paths).toEqual([`/${traceDaysPattern(prefix)}/_search`, `/${dayIndexName(prefix, 'spans', day)}/_search`]);
+      expect(paths.join(' ')).not.toContain(indexPattern(prefix, 'spans'));
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('a fresh store (nothing cached) finds a trace\'s day and writes its summary back to the same index', async () => {
+    const midnight = todayUs() - 2 * DAY_US;
     const trace = threeServiceTrace({ startTimeUs: midnight - 1_000 });
     const [root, ...rest] = trace.spans;
+    expect(await store.writeSpans(rest)).toEqual({ failures: [] });
     const early = mergeTraceSummary(undefined, rest);
     expect(await store.saveSummaryStates([early])).toEqual({ failures: [] });
 
-    // A second process (no remembered placement) receives the root, which starts the day before.
+    // A second process receives the root, which starts the day before the trace's recorded day.
     const other = newStore(prefix);
     try {
+      expect(await other.writeSpans([root])).toEqual({ failures: [] });
       const loaded = await other.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: root.startTimeUs }]);
       expect(loaded.get(trace.traceId)).toEqual(early);
       const full = mergeTraceSummary(loaded.get(trace.traceId), [root]);
-      expect(dailyIndexName(prefix, 'traces', full.summary.startTimeUs)).not.toBe(dailyIndexName(prefix, 'traces', early.summary.startTimeUs));
       expect(await other.saveSummaryStates([full])).toEqual({ failures: [] });
-
       await other.refresh();
       const found = await other.searchTraces({ startUs: midnight - DAY_US, endUs: midnight + DAY_US, limit: 100 });
       expect(found.filter((summary) => summary.traceId === trace.traceId)).toEqual([full.summary]);
-      // The copy lives in the day of the first save, not in the root's day.
-      const raw = new Client({ node: infraFromEnv().elasticsearchUrl });
-      try {
-        const copy = await raw.get({ index: dailyIndexName(prefix, 'traces', early.summary.startTimeUs), id: trace.traceId });
-        expect(copy._source).toMatchObject({ startTimeUs: root.startTimeUs, spanCount: 5 });
-      } finally {
-        await raw.close();
-      }
+      const copy = await raw.get({ index: dayIndexName(prefix, 'traces', indexDay(rest[0].startTimeUs)), id: trace.traceId });
+      expect(copy._source).toMatchObject({ startTimeUs: root.startTimeUs, spanCount: 5 });
+      expect(await other.getTraceSpans(trace.traceId)).toHaveLength(5);
     } finally {
       await other.close();
     }
   });
 
-  it('writes each span to the daily index of its own start, under the id traceId-spanId', async () => {
-    const dayStart = Math.floor(Date.now() / 86_400_000) * DAY_US - 10 * DAY_US;
-    const trace = threeServiceTrace({ startTimeUs: dayStart + 1 });
-    const late: Span = { ...trace.spans[4], spanId: randomSpanId(), startTimeUs: dayStart + DAY_US + 1 };
-    expect(await store.writeSpans([...trace.spans, late])).toEqual({ failures: [] });
-
-    const raw = new Client({ node: infraFromEnv().elasticsearchUrl });
+  it('retries bulk items Elasticsearch refuses with 429 and succeeds once it accepts them again', async () => {
+    const dayStart = todayUs() - 20 * DAY_US;
+    const warm = threeServiceTrace({ startTimeUs: dayStart + 1_000 });
+    expect(await store.writeSpans(warm.spans)).toEqual({ failures: [] });
+    const index = dayIndexName(prefix, 'spans', indexDay(dayStart));
+    const trace = threeServiceTrace({ startTimeUs: dayStart + 2_000 });
+    // The block ES sets itself at the flood-stage disk watermark; writes get 429 TOO_MANY_REQUESTS.
+    await raw.indices.putSettings({ index, settings: { 'index.blocks.read_only_allow_delete': true } });
+    const retrying = new ElasticsearchTraceStore({ node: infraFromEnv().elasticsearchUrl, indexPrefix: prefix, bulkRetries: 6, bulkRetryBackoffMs: 100 });
     try {
-      const first = await raw.get<Record<string, unknown>>({ index: dailyIndexName(prefix, 'spans', dayStart), id: `${trace.traceId}-${trace.spans[0].spanId}` });
-      expect(first._source).toMatchObject({ startTime: new Date(Math.floor((dayStart + 1) / 1000)).toISOString(), startTimeUs: dayStart + 1 });
-      const second = await raw.get({ index: dailyIndexName(prefix, 'spans', dayStart + DAY_US), id: `${trace.traceId}-${late.spanId}` });
-      expect(second.found).toBe(true);
-      const mapping = await raw.indices.getMapping({ index: dailyIndexName(prefix, 'spans', dayStart) });
-      expect(JSON.stringify(mapping)).toContain('"status_code":{"type":"keyword"');
+      const stillBlocked = await newStoreWithoutRetries(prefix).then(async (once) => {
+        try {
+          return await once.writeSpans(threeServiceTrace({ startTimeUs: dayStart + 3_000 }).spans);
+        } finally {
+          await once.close();
+        }
+      });
+      expect(stillBlocked.failures).toHaveLength(5);
+      expect(stillBlocked.failures.every((failure) => failure.retryable && /429|cluster_block/.test(failure.reason))).toBe(true);
+
+      const write = retrying.writeSpans(trace.spans);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await raw.indices.putSettings({ index, settings: { 'index.blocks.read_only_allow_delete': null } });
+      expect(await write).toEqual({ failures: [] });
     } finally {
-      await raw.close();
+      await raw.indices.putSettings({ index, settings: { 'index.blocks.read_only_allow_delete': null } });
+      await retrying.close();
     }
-    await eventually(async () => expect(await store.getTraceSpans(trace.traceId)).toHaveLength(6));
+  });
+
+  it('retention deletes the daily indices of expired days (and expired lookup months) and nothing newer', async () => {
+    const retentionPrefix = uniqueName('ret');
+    const retention = newStore(retentionPrefix);
+    try {
+      await retention.ensureSchema();
+      const old = Date.UTC(2025, 0, 30, 12) * 1000;
+      const kept = Date.UTC(2025, 1, 2, 12) * 1000;
+      const oldTrace = threeServiceTrace({ startTimeUs: old });
+      const keptTrace = threeServiceTrace({ startTimeUs: kept });
+      expect(await retention.writeSpans([...oldTrace.spans, ...keptTrace.spans])).toEqual({ failures: [] });
+      expect(await retention.saveSummaryStates([mergeTraceSummary(undefined, oldTrace.spans), mergeTraceSummary(undefined, keptTrace.spans)])).toEqual({ failures: [] });
+
+      // Cutoff 2025-02-01T00:00Z: January's days and January's lookup month have ended; February stays.
+      const deleted = await retention.deleteBefore(Date.UTC(2025, 1, 1) * 1000);
+      expect(deleted).toEqual([`${retentionPrefix}-spans-2025-01-30`, `${retentionPrefix}-trace-days-2025-01`, `${retentionPrefix}-traces-2025-01-30`]);
+      for (const index of deleted) expect(await raw.indices.exists({ index })).toBe(false);
+      for (const index of [`${retentionPrefix}-spans-2025-02-02`, `${retentionPrefix}-traces-2025-02-02`, `${retentionPrefix}-trace-days-2025-02`]) expect(await raw.indices.exists({ index })).toBe(true);
+      await retention.refresh();
+      expect(await retention.getTraceSpans(oldTrace.traceId)).toEqual([]);
+      expect(await retention.getTraceSpans(keptTrace.traceId)).toHaveLength(5);
+      expect(await retention.deleteBefore(Date.UTC(2025, 1, 1) * 1000)).toEqual([]);
+    } finally {
+      await retention.deleteAllIndices();
+      await retention.close();
+    }
   });
 
   it('rejects every call against an unreachable Elasticsearch instead of reporting success', async () => {
@@ -115,9 +205,14 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
       await expect(dead.saveSummaryStates([mergeTraceSummary(undefined, trace.spans)])).rejects.toThrow();
       await expect(dead.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: trace.spans[0].startTimeUs }])).rejects.toThrow();
       await expect(dead.getTraceSpans(trace.traceId)).rejects.toThrow();
+      await expect(dead.deleteBefore(0)).rejects.toThrow();
       expect(await dead.ready()).toBe(false);
     } finally {
       await dead.close();
     }
   });
 });
+
+async function newStoreWithoutRetries(prefix: string): Promise<ElasticsearchTraceStore> {
+  return new ElasticsearchTraceStore({ node: infraFromEnv().elasticsearchUrl, indexPrefix: prefix, bulkRetries: 0 });
+}
