@@ -53,7 +53,13 @@ describe('loadIngestGatewayConfig', () => {
       SKEIN_OTLP_HTTP_PORT: 4318,
       SKEIN_OTLP_GRPC_PORT: 4317,
       SKEIN_MAX_IN_FLIGHT_BYTES: 268_435_456,
+      SKEIN_INGEST_DECODE_WORKERS: 2,
     });
+  });
+
+  it('takes the decode worker count from the environment, 0 to 16', () => {
+    expect(loadIngestGatewayConfig({ ...MINIMAL, SKEIN_INGEST_DECODE_WORKERS: '0' }).SKEIN_INGEST_DECODE_WORKERS).toBe(0);
+    expect(() => loadIngestGatewayConfig({ ...MINIMAL, SKEIN_INGEST_DECODE_WORKERS: '17' })).toThrow(/SKEIN_INGEST_DECODE_WORKERS/);
   });
 
   it('takes the port and host from the environment', () => {

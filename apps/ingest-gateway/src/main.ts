@@ -42,6 +42,7 @@ async function main(): Promise<void> {
         apiKeys,
         rateLimiter,
         maxInFlightBytes: config.SKEIN_MAX_IN_FLIGHT_BYTES,
+        decodeWorkers: config.SKEIN_INGEST_DECODE_WORKERS,
         otlpGrpc: { host: config.SKEIN_HTTP_HOST, port: config.SKEIN_OTLP_GRPC_PORT, listening: (grpcPort) => logger.info({ grpcPort }, 'OTLP/gRPC listening') },
         policyAdmin: { store: policyStore, cache: policyCache, adminToken: config.SKEIN_ADMIN_TOKEN },
         maxBodyBytes: config.SKEIN_MAX_BODY_BYTES,

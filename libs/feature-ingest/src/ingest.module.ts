@@ -25,6 +25,16 @@ class OtlpGrpcLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
   }
 }
 
+const INGEST_SERVICE = Symbol('INGEST_SERVICE');
+
+@Injectable()
+class IngestServiceLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(INGEST_SERVICE) private readonly ingest: IngestService) {}
+  onApplicationShutdown(): Promise<void> {
+    return this.ingest.close();
+  }
+}
+
 /** IngestModuleOptions: the ingest service's options, plus API keys and the policy admin API. */
 export interface IngestModuleOptions extends IngestOptions {
   apiKeys?: ApiKeyRegistry;
@@ -51,7 +61,7 @@ export class IngestModule {
   static register(options: IngestModuleOptions): DynamicModule {
     const ingest = new IngestService({ ...options, policy: options.policy ?? options.policyAdmin?.cache });
     const context: IngestHttpContext = { ingest, maxBodyBytes: options.maxBodyBytes, apiKeys: options.apiKeys };
-    const providers: Provider[] = [{ provide: INGEST_HTTP_CONTEXT, useValue: context }];
+    const providers: Provider[] = [{ provide: INGEST_HTTP_CONTEXT, useValue: context }, { provide: INGEST_SERVICE, useValue: ingest }, IngestServiceLifecycle];
     const controllers: DynamicModule['controllers'] = [IngestController, OtlpHttpController, ZipkinIngestController];
     if (options.policyAdmin !== undefined) {
       providers.push({ provide: POLICY_ADMIN, useValue: options.policyAdmin }, PolicyRefreshLifecycle);

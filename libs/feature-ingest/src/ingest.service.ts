@@ -1,20 +1,9 @@
-import {
-  BatchLimits,
-  BatchRejection,
-  DecodedSpans,
-  MAX_REPORTED_VIOLATIONS,
-  MessageBus,
-  PolicyCache,
-  Span,
-  TokenBucketRateLimiter,
-  decideSpan,
-  decodeOtlpTraces,
-  decodeZipkinV2,
-  parseSpanBatch,
-} from '@skein/domain';
-import { encodeSpanMessages } from '@skein/contracts';
+import { BatchLimits, BatchRejection, DecodedSpans, MessageBus, PolicyCache, TokenBucketRateLimiter } from '@skein/domain';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { decodeContentEncoding } from './body-encoding';
+import { DecodePool, DecodePoolFull } from './decode-pool';
+import { ANONYMOUS_APP, IngestProtocol, PrepareRequest, PreparedBatch, prepareBatch } from './ingest-prepare';
+
+export { ANONYMOUS_APP } from './ingest-prepare';
 
 /** IngestOptions: what the ingest path needs: bus and topic, limits, identity and policy, metrics. */
 export interface IngestOptions {
@@ -31,11 +20,15 @@ export interface IngestOptions {
   policy?: PolicyCache;
   /** maxInFlightBytes: decompressed bytes being written to Kafka at once, beyond which requests get 503 (backpressure). Default 256 MiB. */
   maxInFlightBytes?: number;
+  /**
+   * decodeWorkers: worker threads that decompress, parse, validate and encode requests (DecodePool), so one
+   * process uses more than one core. Default 0: everything on the request's thread (tests, embedded).
+   */
+  decodeWorkers?: number;
+  /** decodeWorkerExecArgv: node options of the decode workers (default the process's own; tests add a TypeScript hook). */
+  decodeWorkerExecArgv?: string[];
   now?: () => number;
 }
-
-/** ANONYMOUS_APP: the application name of spans when the endpoint is not authenticated (tests, embedded without keys). */
-export const ANONYMOUS_APP = 'anonymous';
 
 /** BusUnavailable: the bus did not acknowledge the batch; nothing of it may be reported as accepted. */
 export class BusUnavailable extends Error {
@@ -93,6 +86,7 @@ export class IngestService {
   private readonly produceSeconds: Histogram;
   private readonly maxInFlightBytes: number;
   private inFlightBytes = 0;
+  private readonly pool: DecodePool | undefined;
 
   constructor(private readonly options: IngestOptions) {
     const registers = [options.registry];
@@ -109,35 +103,28 @@ export class IngestService {
       registers,
     });
     this.maxInFlightBytes = options.maxInFlightBytes ?? 256 * 1024 * 1024;
+    const workers = options.decodeWorkers ?? 0;
+    this.pool = workers > 0 ? new DecodePool({ workers, limits: options.limits, policy: options.policy, execArgv: options.decodeWorkerExecArgv }) : undefined;
+  }
+
+  /** close: stops the decode workers, if any. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** ingestNative: one `POST /api/v1/spans` body (lz4 or plain JSON); all-or-nothing. */
   ingestNative(body: Buffer, contentEncoding: string | undefined, app?: string): Promise<IngestResult> {
-    return this.run('native', app, body.length, () => {
-      const json = decodeContentEncoding(body, contentEncoding, this.options.limits.maxDecompressedBytes, ['lz4', 'identity']);
-      return { spans: parseSpanBatch(json, this.options.limits), rejected: [], rejectedSpans: 0 };
-    });
+    return this.run({ protocol: 'native', body, contentEncoding, app });
   }
 
   /** ingestOtlp: one OTLP export request (`/v1/traces` or gRPC Export); invalid spans are reported, the rest accepted. */
   ingestOtlp(body: Buffer, format: OtlpBodyFormat, contentEncoding: string | undefined, app?: string): Promise<IngestResult> {
-    return this.run('otlp', app, body.length, () => {
-      const raw = decodeContentEncoding(body, contentEncoding, this.options.limits.maxDecompressedBytes, ['gzip', 'identity']);
-      return decodeOtlpTraces(raw, format, this.options.limits);
-    });
+    return this.run({ protocol: 'otlp', body, format, contentEncoding, app });
   }
 
   /** ingestZipkin: one Zipkin v2 JSON body (`POST /api/v2/spans`); all-or-nothing, as Zipkin's server does. */
   ingestZipkin(body: Buffer, contentEncoding: string | undefined, app?: string): Promise<IngestResult> {
-    return this.run('zipkin', app, body.length, () => {
-      const raw = decodeContentEncoding(body, contentEncoding, this.options.limits.maxDecompressedBytes, ['gzip', 'identity']);
-      const decoded = decodeZipkinV2(raw, this.options.limits);
-      if (decoded.rejected.length > 0) {
-        const first = decoded.rejected[0] as DecodedSpans['rejected'][number];
-        throw new BatchRejection('invalid_span', `${decoded.rejectedSpans} invalid span(s); first: ${first.path}: ${first.message}`, decoded.rejected.slice(0, MAX_REPORTED_VIOLATIONS));
-      }
-      return decoded;
-    });
+    return this.run({ protocol: 'zipkin', body, contentEncoding, app });
   }
 
   /** countRejection: counts a request refused before decoding (auth, body size). */
@@ -145,42 +132,35 @@ export class IngestService {
     this.rejected.inc({ reason });
   }
 
-  private async run(protocol: string, authenticatedApp: string | undefined, bodyBytes: number, decode: () => DecodedSpans): Promise<IngestResult> {
-    let decoded: DecodedSpans;
+  private async prepare(request: PrepareRequest): Promise<PreparedBatch> {
     try {
-      decoded = decode();
+      if (this.pool === undefined) return prepareBatch(request, this.options.limits, this.options.policy);
+      return await this.pool.submit(request);
     } catch (err) {
       if (err instanceof BatchRejection) this.rejected.inc({ reason: err.reason });
+      if (err instanceof DecodePoolFull) {
+        this.rejected.inc({ reason: 'overloaded' });
+        throw new Overloaded(this.inFlightBytes);
+      }
       throw err;
     }
-    this.received.inc({ protocol }, decoded.spans.length + decoded.rejectedSpans);
-    if (decoded.rejectedSpans > 0) this.rejectedSpans.inc({ protocol }, decoded.rejectedSpans);
-    const spans = decoded.spans;
-    const app = authenticatedApp ?? ANONYMOUS_APP;
-    if (this.options.rateLimiter !== undefined && spans.length > 0) {
-      const decision = this.options.rateLimiter.take(app, spans.length, (this.options.now ?? Date.now)());
+  }
+
+  private async run(request: PrepareRequest & { protocol: IngestProtocol }): Promise<IngestResult> {
+    const prepared = await this.prepare(request);
+    const protocol = request.protocol;
+    const bodyBytes = request.body.byteLength;
+    this.received.inc({ protocol }, prepared.valid + prepared.rejectedSpans);
+    if (prepared.rejectedSpans > 0) this.rejectedSpans.inc({ protocol }, prepared.rejectedSpans);
+    const app = request.app ?? ANONYMOUS_APP;
+    if (this.options.rateLimiter !== undefined && prepared.valid > 0) {
+      const decision = this.options.rateLimiter.take(app, prepared.valid, (this.options.now ?? Date.now)());
       if (!decision.ok) {
         this.rejected.inc({ reason: 'rate_limited' });
         throw new RateLimited(app, decision.retryAfterSeconds);
       }
     }
-    const traced: Span[] = [];
-    const metricsOnly: Span[] = [];
-    let switchedOff = 0;
-    let unsampled = 0;
-    const policy = this.options.policy;
-    for (const span of spans) {
-      // The application comes from the API key, never from the SDK's payload.
-      if (authenticatedApp !== undefined) span.app = authenticatedApp;
-      else if (span.app !== undefined) delete span.app;
-      const decision = policy === undefined ? undefined : decideSpan(policy.resolve(app, span.service, span.operation), span.traceId);
-      if (decision === undefined || decision.route === 'trace') traced.push(span);
-      else if (decision.route === 'metrics') metricsOnly.push(span);
-      else if (decision.reason === 'switched_off') switchedOff++;
-      else unsampled++;
-    }
-    const messages = encodeSpanMessages(traced, true);
-    if (metricsOnly.length > 0) for (const message of encodeSpanMessages(metricsOnly, false)) messages.push(message);
+    const { messages, traced, metricsOnly, switchedOff, unsampled } = prepared;
     if (messages.length > 0) {
       // Bound what waits on Kafka: when Kafka is slow, new requests get 503 instead of piling up in memory.
       let bytes = bodyBytes;
@@ -201,16 +181,16 @@ export class IngestService {
         stop();
       }
     }
-    if (traced.length > 0) this.accepted.inc({ route: 'trace' }, traced.length);
-    if (metricsOnly.length > 0) this.accepted.inc({ route: 'metrics' }, metricsOnly.length);
+    if (traced > 0) this.accepted.inc({ route: 'trace' }, traced);
+    if (metricsOnly > 0) this.accepted.inc({ route: 'metrics' }, metricsOnly);
     if (switchedOff > 0) this.dropped.inc({ reason: 'switched_off' }, switchedOff);
     if (unsampled > 0) this.dropped.inc({ reason: 'unsampled' }, unsampled);
     return {
-      accepted: traced.length + metricsOnly.length,
-      metricsOnly: metricsOnly.length,
+      accepted: traced + metricsOnly,
+      metricsOnly,
       dropped: switchedOff + unsampled,
-      rejectedSpans: decoded.rejectedSpans,
-      violations: decoded.rejected,
+      rejectedSpans: prepared.rejectedSpans,
+      violations: prepared.violations,
     };
   }
 }
