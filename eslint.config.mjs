@@ -15,7 +15,8 @@ const depConstraints = [
   { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:service-kit'], bannedExternalImports: ['kafkajs', 'ioredis', '@elastic/*'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts'], bannedExternalImports: ['@nestjs/*', 'kafkajs', 'ioredis', '@elastic/*'] },
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:feature', 'type:service-kit', 'type:adapter', 'type:contracts', 'type:domain'] },
-  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:adapter', 'type:testing'] },
+  // Integration tests may run a feature in process against real Kafka/ES/Redis (never an app: apps run as processes).
+  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:adapter', 'type:feature', 'type:testing'] },
   // Scopes: a service's code stays in its service; shared libraries serve all.
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
   { sourceTag: 'scope:ingest', onlyDependOnLibsWithTags: ['scope:ingest', 'scope:shared'] },
