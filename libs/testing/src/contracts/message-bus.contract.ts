@@ -305,6 +305,121 @@ export function messageBusContract(name: string, factory: MessageBusContractFact
     );
 
     it(
+      'commits only the records before commitUpTo; the group gets the uncommitted rest again after a stop',
+      async () => {
+        // One partition: every record in one ordered log, so "the first two" are well defined.
+        const topic = await newTopic(1);
+        const groupId = uniqueName('group');
+        const values = Array.from({ length: 8 }, (_, i) => `deferred-${i}`);
+        await bus.publish(topic, values.map((v) => text('one-key', v)));
+        let firstOffset: number | undefined;
+        const got = collector();
+        const subscription = await subscribe({ topic, groupId }, async (batch) => {
+          firstOffset ??= batch.records[0].offset;
+          await got.handler(batch);
+          // Every batch (Kafka may split the log) defers everything from the third record on.
+          return { commitUpTo: firstOffset + 2 };
+        });
+        await expectAll(got.values, values);
+        expect(got.records()[0].value.toString('utf8')).toBe(values[0]);
+        await eventually(async () => expect(await subscription.lag()).toBe(values.length - 2), 60_000);
+        await settle();
+        expect(await subscription.lag()).toBe(values.length - 2);
+        await subscription.stop();
+
+        // At-least-once: what was not committed is delivered again, what was committed is not.
+        const again = collector();
+        const second = await subscribe({ topic, groupId }, again.handler);
+        await eventually(() => expect(again.values()).toEqual(new Set(values.slice(2))), 60_000);
+        expect(again.records().map((r) => r.offset)).toEqual(
+          expect.arrayContaining(Array.from({ length: values.length - 2 }, (_, i) => (firstOffset ?? 0) + 2 + i)),
+        );
+        await settle();
+        expect([...again.values()].filter((v) => v === values[0] || v === values[1])).toEqual([]);
+        await eventually(async () => expect(await second.lag()).toBe(0), 60_000);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'commit() outside a batch moves the committed offset: lag goes down, and the group resumes after it',
+      async () => {
+        const topic = await newTopic(1);
+        const groupId = uniqueName('group');
+        const values = Array.from({ length: 10 }, (_, i) => `later-${i}`);
+        await bus.publish(topic, values.map((v) => text('one-key', v)));
+        let firstOffset: number | undefined;
+        let partition: number | undefined;
+        const got = collector();
+        const subscription = await subscribe({ topic, groupId }, async (batch) => {
+          firstOffset ??= batch.records[0].offset;
+          partition = batch.partition;
+          await got.handler(batch);
+          // Nothing is durable yet: the handler commits later, outside the batch.
+          return { commitUpTo: firstOffset };
+        });
+        await expectAll(got.values, values);
+        await eventually(async () => expect(await subscription.lag()).toBe(values.length), 60_000);
+        const first = firstOffset ?? 0;
+
+        await subscription.commit([{ partition: partition ?? 0, offset: first + 4 }]);
+        await eventually(async () => expect(await subscription.lag()).toBe(values.length - 4), 60_000);
+        await subscription.commit([{ partition: partition ?? 0, offset: first + values.length }]);
+        await eventually(async () => expect(await subscription.lag()).toBe(0), 60_000);
+        await subscription.stop();
+
+        // The commit is the group's: a new member starts after it.
+        const after = collector();
+        await subscribe({ topic, groupId }, after.handler);
+        await bus.publish(topic, [text('one-key', 'marker')]);
+        await expectAll(after.values, ['marker']);
+        await settle();
+        expect([...after.values()]).toEqual(['marker']);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'pause() resolves once the batch in flight is done; afterwards the member gets no new batches',
+      async () => {
+        const topic = await newTopic(1);
+        let open: () => void = () => undefined;
+        const gate = new Promise<void>((resolve) => (open = resolve));
+        let started: () => void = () => undefined;
+        const handlerStarted = new Promise<void>((resolve) => (started = resolve));
+        let finished = false;
+        const got = collector();
+        const subscription = await subscribe({ topic, groupId: uniqueName('group') }, async (batch) => {
+          started();
+          await gate;
+          await got.handler(batch);
+          finished = true;
+        });
+        await bus.publish(topic, [text('one-key', 'before-pause')]);
+        await handlerStarted;
+
+        let paused = false;
+        const pausing = subscription.pause().then(() => {
+          paused = true;
+        });
+        await settle(500);
+        expect(paused).toBe(false);
+        open();
+        await pausing;
+        expect(finished).toBe(true);
+        expect(got.values()).toEqual(new Set(['before-pause']));
+
+        const later = ['after-pause-1', 'after-pause-2', 'after-pause-3'];
+        await bus.publish(topic, later.map((v) => text('one-key', v)));
+        await settle(3_000);
+        expect(got.values()).toEqual(new Set(['before-pause']));
+        // Not delivered, so not committed either.
+        await eventually(async () => expect(await subscription.lag()).toBe(later.length), 60_000);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
       'rejects a publish to a topic that does not exist',
       async () => {
         await expect(bus.publish(uniqueName('missing-topic'), [text('k', 'v')])).rejects.toThrow();
