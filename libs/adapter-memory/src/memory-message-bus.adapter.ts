@@ -200,11 +200,11 @@ class MemorySubscription implements BusSubscription {
     return this.stopping;
   }
 
-  /** commit: moves the group's committed offsets (never past what was delivered). */
+  /** commit: moves the group's committed offsets forward (never backwards, never past what was delivered). */
   async commit(offsets: PartitionOffset[]): Promise<void> {
     for (const { partition, offset } of offsets) {
       if (partition < 0 || partition >= this.group.committed.length) continue;
-      this.group.committed[partition] = Math.min(offset, this.group.position[partition]);
+      this.group.committed[partition] = Math.max(this.group.committed[partition], Math.min(offset, this.group.position[partition]));
     }
   }
 

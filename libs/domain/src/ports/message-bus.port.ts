@@ -60,8 +60,9 @@ export interface SubscribeOptions {
 /** BusSubscription: a running consumer. */
 export interface BusSubscription {
   /**
-   * commit: commits offsets outside a batch (work a handler deferred with {@link BatchOutcome}). A partition no
-   * longer assigned to this consumer is skipped: its new owner re-reads from the last commit (at-least-once).
+   * commit: commits offsets outside a batch (work a handler deferred with {@link BatchOutcome}); a member's
+   * commits only move forward. A partition no longer assigned to this consumer may be skipped: its new owner
+   * re-reads from the last commit (at-least-once).
    */
   commit(offsets: PartitionOffset[]): Promise<void>;
   /** pause: stops fetching new batches (graceful shutdown: flush deferred work, commit, then stop). */
