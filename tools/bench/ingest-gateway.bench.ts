@@ -720,6 +720,7 @@ const STAGES: [string, (f: ProfileNode['callFrame']) => boolean][] = [
   ['Kafka message encode (JSON.stringify)', (f) => f.functionName === 'encodeSpanMessages'],
   ['kafkajs produce (record batches, LZ4, CRC, socket)', (f) => f.url.includes('node_modules/kafkajs') || f.url.includes('kafka-lz4') || f.url.includes('kafka-message-bus')],
   ['request body read', (f) => f.functionName === 'readRawBody'],
+  ['decode pool hand-off (postMessage, reply to Buffers)', (f) => f.url.includes('decode-pool') || f.url.includes('decode-worker') || f.url.startsWith('node:internal/worker')],
   ['prom-client', (f) => f.url.includes('node_modules/prom-client')],
   ['ioredis / policy refresh', (f) => f.url.includes('node_modules/ioredis') || f.url.includes('adapter-redis')],
   ['HTTP server (node http, express, Nest)', (f) => /node_modules\/(@nestjs|express|router|finalhandler|body-parser|send|on-finished|raw-body|etag|content-type|path-to-regexp)\//.test(f.url) || /^node:(_http|net|internal\/(streams|stream_base_commons|http))/.test(f.url) || f.functionName === 'writev' || f.functionName === 'writeBuffer' || f.functionName === 'writeUtf8String'],
@@ -811,6 +812,8 @@ interface Result {
   topic: string;
   gatewayExit: number | string | null;
   profile?: ProfileSummary;
+  /** workerProfiles: the decode workers' profiles (SKEIN_INGEST_DECODE_WORKERS), one per thread. */
+  workerProfiles?: ProfileSummary[];
 }
 
 async function benchmark(protocol: Protocol, options: Options, infra: { brokers: string; redisUrl: string }): Promise<Result> {
@@ -899,10 +902,18 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
       process.stdout.write(`[${protocol}] could not count/delete topic ${gateway.topic}: ${(err as Error).message}\n`);
     }
     let profile: ProfileSummary | undefined;
+    let workerProfiles: ProfileSummary[] | undefined;
     if (gateway.profileDir !== undefined) {
+      // One file per thread, CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: thread 0 is the main thread.
       const files = existsSync(gateway.profileDir) ? readdirSync(gateway.profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+      const threadOf = (f: string) => Number(f.split('.').at(-3));
       if (files.length === 0) process.stdout.write(`[${protocol}] no .cpuprofile written in ${gateway.profileDir} (gateway exit ${String(gatewayExit)})\n`);
-      else profile = summariseProfile(join(gateway.profileDir, files[0] as string));
+      else {
+        const main = files.find((f) => threadOf(f) === 0) ?? (files[0] as string);
+        profile = summariseProfile(join(gateway.profileDir, main));
+        const workers = files.filter((f) => f !== main).sort((a, b) => threadOf(a) - threadOf(b));
+        if (workers.length > 0) workerProfiles = workers.map((f) => summariseProfile(join(gateway.profileDir as string, f)));
+      }
     }
     return {
       protocol,
@@ -936,6 +947,7 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
       topic: gateway.topic,
       gatewayExit,
       profile,
+      workerProfiles,
     };
   } finally {
     if (!stopped) clearInterval(sampler);
@@ -963,6 +975,12 @@ function printResult(r: Result): void {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (r.profile) printProfile(r.profile);
+  for (const [i, p] of (r.workerProfiles ?? []).entries()) {
+    const n = (x: number) => Math.round(x).toLocaleString('en-US');
+    const lines = [`   decode worker ${i + 1}  ${p.file}: ${n(p.busyMs)} ms busy of ${n(p.totalMs)} ms; busy time by stage:`];
+    for (const st of p.stages) lines.push(`     ${String(st.pctOfBusy).padStart(5)}%  ${st.stage}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
 }
 
 function printProfile(p: ProfileSummary): void {
