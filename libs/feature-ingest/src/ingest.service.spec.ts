@@ -3,7 +3,7 @@ import { decodeSpanMessage } from '@skein/contracts';
 import { BatchRejection, BusBatchHandler, BusMessage, BusRecord, BusSubscription, DEFAULT_BATCH_LIMITS, MessageBus, Span, SubscribeOptions, TopicSpec, encodeNativeBatch } from '@skein/domain';
 import { eventually, threeServiceTrace, uniqueName } from '@skein/testing';
 import { Histogram, Registry } from 'prom-client';
-import { BusUnavailable, IngestOptions, IngestService } from './ingest.service';
+import { BusUnavailable, IngestOptions, IngestService, Overloaded } from './ingest.service';
 
 /** counter: the value of a counter (with exactly these labels) in a registry; 0 when never incremented. */
 async function counter(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -18,6 +18,23 @@ async function counter(registry: Registry, name: string, labels: Record<string, 
 async function produceCount(registry: Registry): Promise<number> {
   const { values } = await (registry.getSingleMetric('skein_ingest_produce_seconds') as Histogram).get();
   return values.find((v) => v.metricName === 'skein_ingest_produce_seconds_count')?.value ?? 0;
+}
+
+/** SlowBus: the in-memory bus, but every publish waits until `release()`, as a Kafka that is slow to acknowledge. */
+class SlowBus extends MemoryMessageBus {
+  private waiting: Array<() => void> = [];
+  get pending(): number {
+    return this.waiting.length;
+  }
+  override async publish(topic: string, messages: BusMessage[]): Promise<void> {
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    await super.publish(topic, messages);
+  }
+  release(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
+  }
 }
 
 /** RejectingBus: a MessageBus whose publish always fails, as Kafka does when no broker acknowledges. */
@@ -189,5 +206,30 @@ describe('IngestService', () => {
     await expect(ingest.ingestNative(encodeNativeBatch(threeServiceTrace().spans), 'lz4')).rejects.toBeInstanceOf(BusUnavailable);
     expect(await counter(registry, 'skein_ingest_spans_accepted_total', { route: 'trace' })).toBe(0);
     expect(await counter(registry, 'skein_ingest_batches_rejected_total', { reason: 'kafka_unavailable' })).toBe(1);
+  });
+
+  it('bounds the bytes waiting for Kafka: beyond maxInFlightBytes a request is refused (503 overloaded), not queued', async () => {
+    const slow = new SlowBus();
+    await slow.ensureTopics([{ topic, partitions: 3 }]);
+    const body = encodeNativeBatch(threeServiceTrace().spans);
+    // A request is always let through when nothing is in flight (else a body above the limit could never pass).
+    const ingest = service({ bus: slow, maxInFlightBytes: 1 });
+    const first = ingest.ingestNative(body, 'lz4');
+    await eventually(() => expect(slow.pending).toBe(1));
+
+    const second = await ingest.ingestNative(encodeNativeBatch(threeServiceTrace().spans), 'lz4').catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(Overloaded);
+    expect(slow.pending).toBe(1);
+    expect(await counter(registry, 'skein_ingest_batches_rejected_total', { reason: 'overloaded' })).toBe(1);
+    expect(await counter(registry, 'skein_ingest_spans_accepted_total', { route: 'trace' })).toBe(0);
+
+    // Once Kafka acknowledges, the bytes are released and the next request goes through.
+    slow.release();
+    expect((await first).accepted).toBe(5);
+    const third = ingest.ingestNative(encodeNativeBatch(threeServiceTrace().spans), 'lz4');
+    await eventually(() => expect(slow.pending).toBe(1));
+    slow.release();
+    expect((await third).accepted).toBe(5);
+    await slow.close();
   });
 });
