@@ -52,11 +52,10 @@ export class MemoryTraceStore implements TraceStore {
 
   async writeSpans(spans: Span[]): Promise<StoreWriteResult> {
     this.assertOpen();
+    const earliest = new Map<string, number>();
+    for (const span of spans) earliest.set(span.traceId, Math.min(earliest.get(span.traceId) ?? Infinity, span.startTimeUs));
+    for (const [traceId, startUs] of earliest) if (!this.traceDays.has(traceId)) this.traceDays.set(traceId, dayStartMs(startUs));
     for (const span of spans) {
-      if (!this.traceDays.has(span.traceId)) {
-        const earliest = Math.min(...spans.filter((s) => s.traceId === span.traceId).map((s) => s.startTimeUs));
-        this.traceDays.set(span.traceId, dayStartMs(earliest));
-      }
       const trace = this.spansByTrace.get(span.traceId) ?? new Map<string, Span>();
       trace.set(spanDocumentId(span), structuredClone(span));
       this.spansByTrace.set(span.traceId, trace);
