@@ -1,6 +1,6 @@
 import { PartitionOffset } from '../ports/message-bus.port';
 import { Span } from '../span/span.model';
-import { MAX_SUMMARY_TAGS, SummarySpan, summaryTag } from './trace-summary';
+import { MAX_SUMMARY_TAGS, SummarySpan, compactSpan, summaryTag } from './trace-summary';
 
 /** OpenTraceLimits: how long a trace stays open and how much the assembler may hold in memory. */
 export interface OpenTraceLimits {
@@ -165,19 +165,4 @@ export class OpenTraceBuffer {
   isOpen(traceId: string): boolean {
     return this.traces.has(traceId);
   }
-}
-
-function compactSpan(span: SummarySpan): SummarySpan {
-  const out: SummarySpan = {
-    traceId: span.traceId,
-    spanId: span.spanId,
-    service: span.service,
-    operation: span.operation,
-    startTimeUs: span.startTimeUs,
-    durationUs: span.durationUs,
-    error: span.error,
-    kind: span.kind,
-  };
-  if (span.parentSpanId !== undefined) out.parentSpanId = span.parentSpanId;
-  return out;
 }

@@ -56,7 +56,8 @@ export interface TraceSummaryState {
 /** MAX_SUMMARY_SPANS: spans kept per summary state; beyond it the summary is marked truncated. */
 export const MAX_SUMMARY_SPANS = 10_000;
 
-function compact(span: SummarySpan): SummarySpan {
+/** compactSpan: the {@link SummarySpan} fields of a span, and nothing else (tags, events… are not kept in summaries). */
+export function compactSpan(span: SummarySpan): SummarySpan {
   const out: SummarySpan = {
     traceId: span.traceId,
     spanId: span.spanId,
@@ -106,7 +107,7 @@ export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans
       truncated = true;
       continue;
     }
-    byId.set(span.spanId, compact(span));
+    byId.set(span.spanId, compactSpan(span));
   }
   const kept = [...byId.values()];
   const full = kept.map((s) => ({ ...s, tags: {} }));

@@ -1,0 +1,103 @@
+import { Span } from '../span/span.model';
+import { OpenTraceBuffer } from './open-traces';
+
+const T0_US = Date.UTC(2026, 0, 15, 10, 20) * 1000;
+
+function span(traceId: string, spanId: string, startOffsetUs = 0, tags: Record<string, string> = {}): Span {
+  return { traceId, spanId, service: 'svc', operation: 'op', kind: 'server', startTimeUs: T0_US + startOffsetUs, durationUs: 10, error: false, tags };
+}
+
+const A = 'a'.repeat(32);
+const B = 'b'.repeat(32);
+
+describe('OpenTraceBuffer', () => {
+  it('holds a trace until it has been idle for idleMs, the idle clock restarting with every span', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 5_000, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    buffer.add(0, 0, [span(A, '1')], 1_000);
+    buffer.add(0, 1, [span(A, '2')], 4_000);
+    expect(buffer.due(8_999, 10)).toEqual([]);
+    expect(buffer.due(9_000, 10).map((t) => [t.traceId, t.spans.length])).toEqual([[A, 2]]);
+    // `all` (shutdown) takes open traces whatever their idle time.
+    expect(buffer.due(4_000, 10, true)).toHaveLength(1);
+  });
+
+  it('lists due traces longest idle first, at most `max`', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    buffer.add(0, 0, [span(B, '1')], 200);
+    buffer.add(0, 1, [span(A, '1')], 100);
+    expect(buffer.due(1_000, 10).map((t) => t.traceId)).toEqual([A, B]);
+    expect(buffer.due(1_000, 1).map((t) => t.traceId)).toEqual([A]);
+  });
+
+  it('lets a partition be committed only up to its oldest record whose trace is still open', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    buffer.add(3, 100, [span(A, '1')], 0);
+    buffer.add(3, 101, [span(B, '1')], 50);
+    buffer.handled(3, 102);
+    expect(buffer.watermark(3)).toBe(100);
+    buffer.summarised(buffer.take(buffer.due(20, 10)));
+    expect(buffer.watermark(3)).toBe(101);
+    buffer.summarised(buffer.take(buffer.due(100, 10)));
+    expect(buffer.watermark(3)).toBe(102);
+    // Other partitions are independent, and an unknown one has nothing to commit.
+    expect(buffer.watermark(4)).toBe(0);
+  });
+
+  it('reports each new watermark once', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    buffer.add(0, 5, [span(A, '1')], 0);
+    buffer.handled(0, 6);
+    buffer.handled(1, 9);
+    expect(buffer.commitOffsets()).toEqual([
+      { partition: 0, offset: 5 },
+      { partition: 1, offset: 9 },
+    ]);
+    expect(buffer.commitOffsets()).toEqual([]);
+    buffer.summarised(buffer.take(buffer.due(100, 10)));
+    expect(buffer.commitOffsets()).toEqual([{ partition: 0, offset: 6 }]);
+  });
+
+  it('keeps spans that arrived while a summary was being written, with their records still holding the watermark', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    buffer.add(0, 0, [span(A, '1', 0, { env: 'prod' })], 0);
+    buffer.handled(0, 1);
+    const snapshot = buffer.take(buffer.due(100, 10));
+    // A late span of the same trace comes in before the summary write finishes.
+    buffer.add(0, 1, [span(A, '2', 5, { env: 'prod', region: 'eu' })], 101);
+    buffer.handled(0, 2);
+    buffer.summarised(snapshot);
+    expect(buffer.isOpen(A)).toBe(true);
+    const [left] = buffer.due(200, 10);
+    expect(left.spans.map((s) => s.spanId)).toEqual(['2']);
+    expect([...left.tags]).toEqual(['region=eu']);
+    expect(buffer.watermark(0)).toBe(1);
+  });
+
+  it('counts a record once per trace even when it is added twice (a redelivered batch)', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    buffer.add(0, 7, [span(A, '1')], 0);
+    buffer.add(0, 7, [span(A, '1')], 1);
+    buffer.handled(0, 8);
+    buffer.summarised(buffer.take(buffer.due(100, 10)));
+    expect(buffer.watermark(0)).toBe(8);
+  });
+
+  it('is full at maxOpenTraces, and truncates beyond maxSpansPerTrace while keeping the count of held spans bounded', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 2, maxSpansPerTrace: 3 });
+    buffer.add(0, 0, ['1', '2', '3', '4', '5'].map((id) => span(A, id)), 0);
+    expect(buffer.isFull()).toBe(false);
+    buffer.add(0, 1, [span(B, '1')], 0);
+    expect(buffer.isFull()).toBe(true);
+    expect(buffer.size).toBe(2);
+    expect(buffer.spanCount).toBe(4);
+    const a = buffer.due(100, 10).find((t) => t.traceId === A);
+    expect(a?.truncated).toBe(true);
+    expect(a?.spans).toHaveLength(3);
+  });
+
+  it('keeps the earliest start of the held spans (to locate the stored summary)', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    buffer.add(0, 0, [span(A, '2', 500), span(A, '1', 100)], 0);
+    expect(buffer.due(100, 10)[0]?.earliestStartUs).toBe(T0_US + 100);
+  });
+});
