@@ -4,7 +4,7 @@
  *   eval "$(bash deploy/local/infra.sh env)"     # Kafka, Elasticsearch and Redis on 127.0.0.1 (infra.sh up)
  *   node -r ./tools/register.js tools/bench/assembler.bench.ts \
  *     [--traces 3000] [--spans-per-trace 50] [--idle-ms 5000] [--also-idle-ms 1000] [--latency-seconds 30] \
- *     [--phases assembler,ceiling,latency] [--profile] [--wait-quiet 120] [--json <file>]
+ *     [--phases assembler,ceiling,latency] [--repeat 3] [--profile] [--wait-quiet 120] [--json <file>]
  *
  * Every phase has its own prefix `bench-asm-<time>-<phase>` for topics, consumer group and indices (Kafka and
  * Elasticsearch on 127.0.0.1 only), and deletes its topics, group, indices and templates when it ends. The
@@ -23,10 +23,12 @@
  *              document shapes of ElasticsearchTraceStore), as pre-serialized NDJSON bulk requests of the
  *              assembler's measured bulk size (--bulk-spans to fix it), --ceiling-concurrency (3) at a time.
  *              Run after the assembler phase so its bulk size is known; the machine is let quiet in between.
+ *              --repeat N runs the assembler/ceiling pair N times, alternating (the machine is shared and noisy),
+ *              and reports each ratio and the medians.
  *   latency    Starts a span-assembler (SKEIN_TRACE_IDLE_MS = --idle-ms) and an ingest-gateway on a fresh
  *              prefix and sends native lz4 requests at --load-fraction (0.5) of the assembler's measured
- *              spans/s, open loop, for --latency-seconds. One trace in --probe-every (20, at most --max-probes)
- *              is a probe: from the gateway's 2xx, one `_search` every 100 ms (term traceId on the one span
+ *              spans/s (the median over the repeats), open loop, for --latency-seconds. One trace in
+ *              --probe-every (20, at most --max-probes) is a probe: from the gateway's 2xx, one `_search` every 100 ms (term traceId on the one span
  *              index, and ids on `<prefix>-traces-*`) for all pending probes finds when all its spans, and its
  *              summary, are searchable. Repeated with --also-idle-ms (0 = not).
  *
@@ -85,6 +87,8 @@ interface Options {
   probeEvery: number;
   maxProbes: number;
   phaseSeconds: number;
+  /** repeat: how many times the assembler and ceiling phases run (alternating); the latency load uses the median. */
+  repeat: number;
   phases: PhaseName[];
   profile: boolean;
   waitQuiet: number;
@@ -106,6 +110,7 @@ function parseOptions(argv: string[]): Options {
     probeEvery: 20,
     maxProbes: 200,
     phaseSeconds: 120,
+    repeat: 1,
     phases: ['assembler', 'ceiling', 'latency'],
     profile: false,
     waitQuiet: 0,
@@ -160,6 +165,9 @@ function parseOptions(argv: string[]): Options {
       case '--phase-seconds':
         options.phaseSeconds = number('phase-seconds', value(), 10, 300);
         break;
+      case '--repeat':
+        options.repeat = Math.floor(number('repeat', value(), 1, 5));
+        break;
       case '--phases': {
         const list = (value() ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
         for (const p of list) if (p !== 'assembler' && p !== 'ceiling' && p !== 'latency') throw new Error(`--phases: unknown phase ${p} (assembler, ceiling, latency)`);
@@ -188,7 +196,7 @@ function parseOptions(argv: string[]): Options {
           'usage: node -r ./tools/register.js tools/bench/assembler.bench.ts [--traces 3000] [--spans-per-trace 50] [--traces-per-request 10]\n' +
             '         [--phases assembler,ceiling,latency] [--bulk-spans N] [--ceiling-concurrency 3] [--idle-ms 5000] [--also-idle-ms 1000]\n' +
             '         [--latency-seconds 30] [--load-fraction 0.5] [--load-spans-per-second N] [--probe-every 20] [--max-probes 200]\n' +
-            '         [--phase-seconds 120] [--profile] [--wait-quiet S] [--quiet-pct 15] [--json file]\n' +
+            '         [--phase-seconds 120] [--repeat 1] [--profile] [--wait-quiet S] [--quiet-pct 15] [--json file]\n' +
             '       ... --summarise-profile <file.cpuprofile>   (only print the summary of an existing assembler profile)\n',
         );
         process.exit(0);
@@ -355,6 +363,8 @@ async function cleanup(infra: Infra, es: Client, prefix: string): Promise<string
         break;
       } catch (err) {
         const detail = (err as { groups?: { error?: { type?: string } }[] }).groups?.map((g) => g.error?.type).join(', ');
+        // Gone already (the coordinator removed the empty group meanwhile): nothing left to delete.
+        if (detail === 'GROUP_ID_NOT_FOUND') break;
         if (attempt >= 4) {
           problems.push(`group ${group}: ${(err as Error).message}${detail ? ` (${detail})` : ''}`);
           break;
@@ -417,14 +427,21 @@ function machineCpu(): { busy: number; total: number } | undefined {
   }
 }
 
-/** findPid: the process whose command line contains `marker` (the local Elasticsearch or Kafka JVM); read only. */
+/** INFRA_RUN_DIR: where deploy/local/infra.sh keeps the run state of the infrastructure this checkout started. */
+const INFRA_RUN_DIR = process.env['INFRA_RUN_DIR'] ?? join(ROOT, '.cache', 'infra', 'run');
+
+/**
+ * findPid: the local Elasticsearch or Kafka JVM (read only): its command line has `marker` and refers to this
+ * checkout's infra run directory (another checkout's infra.sh may run its own Kafka and Elasticsearch here).
+ */
 function findPid(marker: string): number | undefined {
   try {
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         // `kafka.Kafka` is an argument of its own; Elasticsearch runs as a module: `-m org.elasticsearch.server/<marker>`.
-        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => arg === marker || arg.endsWith(`/${marker}`))) return Number(entry);
+        const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        if (args.some((arg) => arg === marker || arg.endsWith(`/${marker}`)) && args.some((arg) => arg.includes(`${INFRA_RUN_DIR}/`))) return Number(entry);
       } catch {
         // gone meanwhile
       }
@@ -1240,7 +1257,8 @@ async function main(): Promise<void> {
   const infra = localInfra();
   // Hard deadline: data, start-ups, every phase's limit, quiet waits, shutdowns and clean-up.
   const latencyRuns = options.phases.includes('latency') ? (options.alsoIdleMs > 0 ? 2 : 1) : 0;
-  const hardDeadlineMs = (options.phases.length * (options.phaseSeconds + options.waitQuiet + 120) + latencyRuns * (options.latencySeconds + options.waitQuiet + 150) + 120) * 1000;
+  const throughputPhases = options.phases.filter((p) => p !== 'latency').length * options.repeat;
+  const hardDeadlineMs = (throughputPhases * (options.phaseSeconds + options.waitQuiet + 120) + latencyRuns * (options.latencySeconds + options.waitQuiet + 150) + 120) * 1000;
   const es = new Client({ node: infra.esUrl, requestTimeout: 60_000 });
   const cleanupProblems: string[] = [];
   const base = `bench-asm-${Date.now()}`;
@@ -1270,27 +1288,41 @@ async function main(): Promise<void> {
   watchdog.unref();
   process.once('SIGINT', () => abort('SIGINT', 130));
   process.once('SIGTERM', () => abort('SIGTERM', 143));
-  const results: { assembler?: AssemblerResult; ceiling?: CeilingResult; latency: LatencyResult[] } = { latency: [] };
+  const results: { assembler: AssemblerResult[]; ceiling: CeilingResult[]; ratioToCeilingPct: number[]; latency: LatencyResult[] } = { assembler: [], ceiling: [], ratioToCeilingPct: [], latency: [] };
   try {
     process.stdout.write(`building ${options.traces} traces x ${options.spansPerTrace} spans (${options.tracesPerRequest} traces per request) ...\n`);
     const data = options.phases.includes('assembler') || options.phases.includes('ceiling') ? dataset(options.traces, options.spansPerTrace, options.tracesPerRequest) : undefined;
-    if (data && options.phases.includes('assembler')) {
-      const prefix = `${base}-asm`;
-      prefixes.push(prefix);
-      results.assembler = await assemblerPhase(infra, es, prefix, data, options);
-      printAssembler(results.assembler);
-      await clean(prefix);
+    // --repeat: assembler and ceiling alternate, so both see the same (shared, noisy) machine; the median is reported.
+    for (let run = 1; data !== undefined && run <= options.repeat; run++) {
+      const tag = options.repeat > 1 ? `-r${run}` : '';
+      let assembler: AssemblerResult | undefined;
+      if (options.phases.includes('assembler')) {
+        const prefix = `${base}${tag}-asm`;
+        prefixes.push(prefix);
+        assembler = await assemblerPhase(infra, es, prefix, data, { ...options, profile: options.profile && run === 1 });
+        printAssembler(assembler);
+        results.assembler.push(assembler);
+        await clean(prefix);
+      }
+      if (options.phases.includes('ceiling')) {
+        const prefix = `${base}${tag}-ceiling`;
+        prefixes.push(prefix);
+        const bulkSpans = options.bulkSpans ?? Math.round(assembler?.esBulk?.docsPerSpanBulk ?? 1000);
+        const ceiling = await ceilingPhase(infra, es, prefix, data, bulkSpans, options);
+        printCeiling(ceiling, assembler);
+        results.ceiling.push(ceiling);
+        if (assembler !== undefined) results.ratioToCeilingPct.push(round((100 * assembler.steadySpansPerSecond) / ceiling.spansPerSecond));
+        await clean(prefix);
+      }
     }
-    if (data && options.phases.includes('ceiling')) {
-      const prefix = `${base}-ceiling`;
-      prefixes.push(prefix);
-      const bulkSpans = options.bulkSpans ?? Math.round(results.assembler?.esBulk?.docsPerSpanBulk ?? 1000);
-      results.ceiling = await ceilingPhase(infra, es, prefix, data, bulkSpans, options);
-      printCeiling(results.ceiling, results.assembler);
-      await clean(prefix);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+    const medianAssembler = median(results.assembler.map((r) => r.steadySpansPerSecond).filter(Number.isFinite));
+    if (options.repeat > 1) {
+      const medianCeiling = median(results.ceiling.map((r) => r.spansPerSecond));
+      process.stdout.write(`== median of ${options.repeat} runs: assembler ${n(medianAssembler)} spans/s, ceiling ${n(medianCeiling)} spans/s, ratio per run ${results.ratioToCeilingPct.join('%, ')}% (median ${median(results.ratioToCeilingPct) ?? '?'}%)\n`);
     }
     if (options.phases.includes('latency')) {
-      const load = options.loadSpansPerSecond ?? options.loadFraction * (results.assembler?.steadySpansPerSecond ?? NaN);
+      const load = options.loadSpansPerSecond ?? options.loadFraction * (medianAssembler ?? NaN);
       if (!Number.isFinite(load) || load <= 0) throw new Error('no load for the latency phase: the assembler phase measured no throughput');
       for (const idleMs of latencyRuns === 2 ? [options.idleMs, options.alsoIdleMs] : [options.idleMs]) {
         const prefix = `${base}-lat${idleMs}`;
@@ -1311,7 +1343,6 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg().map((l) => round(l, 2)) },
     options: { ...options, json: undefined },
-    ratioToCeilingPct: results.assembler && results.ceiling ? round((100 * results.assembler.steadySpansPerSecond) / results.ceiling.spansPerSecond) : undefined,
     results,
   };
   const json = JSON.stringify(summary, null, 2);
