@@ -62,8 +62,9 @@ async function main(): Promise<void> {
         groupId: CONSUMER_GROUPS.spanAssembler,
         registry,
         logger,
-        limits: { idleMs: config.SKEIN_TRACE_IDLE_MS, maxOpenTraces: config.SKEIN_MAX_OPEN_TRACES, maxSpansPerTrace: config.SKEIN_MAX_SPANS_PER_TRACE },
+        limits: { idleMs: config.SKEIN_TRACE_IDLE_MS, maxOpenTraces: config.SKEIN_MAX_OPEN_TRACES, maxSpansPerTrace: config.SKEIN_MAX_SPANS_PER_TRACE, maxOpenSpans: config.SKEIN_MAX_OPEN_SPANS },
         retentionDays: config.SKEIN_RETENTION_DAYS,
+        partitionsConcurrently: config.SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY,
       }),
       MetricsAggregatorModule.register({ bus, store: metrics, spansTopic: SPANS_TOPIC, groupId: CONSUMER_GROUPS.metricsAggregator, registry, logger }),
       SlaCheckerModule.register({

@@ -34,8 +34,9 @@ async function main(): Promise<void> {
         groupId: topicName(CONSUMER_GROUPS.spanAssembler, config.SKEIN_TOPIC_PREFIX),
         registry,
         logger,
-        limits: { idleMs: config.SKEIN_TRACE_IDLE_MS, maxOpenTraces: config.SKEIN_MAX_OPEN_TRACES, maxSpansPerTrace: config.SKEIN_MAX_SPANS_PER_TRACE },
+        limits: { idleMs: config.SKEIN_TRACE_IDLE_MS, maxOpenTraces: config.SKEIN_MAX_OPEN_TRACES, maxSpansPerTrace: config.SKEIN_MAX_SPANS_PER_TRACE, maxOpenSpans: config.SKEIN_MAX_OPEN_SPANS },
         retentionDays: config.SKEIN_RETENTION_DAYS,
+        partitionsConcurrently: config.SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY,
       }),
     ],
     onClose: async () => {

@@ -343,6 +343,7 @@ class KafkaSubscription implements BusSubscription {
     await consumer.subscribe({ topic: this.subscription.topic, fromBeginning: this.subscription.fromBeginning ?? true });
     // run() resolves after the first join attempt; a failure there surfaces as a crash event instead.
     await consumer.run({
+      partitionsConsumedConcurrently: this.subscription.partitionsConcurrently ?? 1,
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.onBatch(consumer, payload),
@@ -437,7 +438,12 @@ class KafkaSubscription implements BusSubscription {
         try {
           await next.connect();
           await next.subscribe({ topic: this.subscription.topic, fromBeginning: this.subscription.fromBeginning ?? true });
-          await next.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(next, payload) });
+          await next.run({
+            partitionsConsumedConcurrently: this.subscription.partitionsConcurrently ?? 1,
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            eachBatch: (payload) => this.onBatch(next, payload),
+          });
         } catch (err) {
           this.onCrash(next, { ...event, payload: { ...event.payload, error: asError(err), restart: false } }, onFirst);
         }

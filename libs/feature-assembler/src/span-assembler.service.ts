@@ -29,6 +29,8 @@ export interface SpanAssemblerOptions {
   logger: Logger;
   /** limits: idle period and memory bounds (default {@link DEFAULT_OPEN_TRACE_LIMITS}). */
   limits?: Partial<OpenTraceLimits>;
+  /** partitionsConcurrently: partitions whose batches are stored at once (overlaps Elasticsearch bulks), default 3. */
+  partitionsConcurrently?: number;
   /** flushIntervalMs: how often idle traces are looked for, default 250. */
   flushIntervalMs?: number;
   /** summaryBatchSize: most summaries written per store request, default 500. */
@@ -111,7 +113,8 @@ export class SpanAssemblerService {
 
   /** start: subscribes to the spans topic and starts the idle-trace flusher and the retention job. */
   async start(): Promise<void> {
-    this.subscription = await this.options.bus.subscribe({ topic: this.options.spansTopic, groupId: this.options.groupId, fromBeginning: true }, (batch) =>
+    const subscribe = { topic: this.options.spansTopic, groupId: this.options.groupId, fromBeginning: true, partitionsConcurrently: this.options.partitionsConcurrently ?? 3 };
+    this.subscription = await this.options.bus.subscribe(subscribe, (batch) =>
       this.handleBatch(batch).catch((err: unknown) => {
         this.retries.inc({ reason: err instanceof BackpressureError ? 'backpressure' : 'store' });
         this.options.logger.warn({ err, partition: batch.partition, firstOffset: batch.records[0]?.offset }, 'batch not stored; it will be redelivered');

@@ -37,6 +37,10 @@ export const assemblyShape = {
   SKEIN_MAX_OPEN_TRACES: env.positiveInt(50_000),
   /** SKEIN_MAX_SPANS_PER_TRACE: most spans of one trace held for its summary; more are stored, the summary is marked truncated; default 10000. */
   SKEIN_MAX_SPANS_PER_TRACE: env.positiveInt(10_000),
+  /** SKEIN_MAX_OPEN_SPANS: most spans held in memory over all open traces (the assembler's memory bound); consuming pauses beyond it; default 500000. */
+  SKEIN_MAX_OPEN_SPANS: env.positiveInt(500_000),
+  /** SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: partitions whose batches span-assembler stores at once (overlapping Elasticsearch bulks); default 3. */
+  SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: env.positiveInt(3),
   /** SKEIN_RETENTION_DAYS: whole UTC days of traces kept before today; older daily indices are deleted hourly; 0 keeps everything; default 7. */
   SKEIN_RETENTION_DAYS: env.nonNegativeInt(7),
 };

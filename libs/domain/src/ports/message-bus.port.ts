@@ -55,6 +55,12 @@ export interface SubscribeOptions {
   groupId: string;
   /** fromBeginning: a new group starts at the oldest message (default true: no span is skipped). */
   fromBeginning?: boolean;
+  /**
+   * partitionsConcurrently: batches of different partitions this member may handle at once (default 1); a
+   * handler that waits on I/O overlaps its requests this way. Order within a partition is always kept. A hint:
+   * the in-memory bus hands out one batch at a time.
+   */
+  partitionsConcurrently?: number;
 }
 
 /** BusSubscription: a running consumer. */

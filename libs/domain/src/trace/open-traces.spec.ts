@@ -12,7 +12,7 @@ const B = 'b'.repeat(32);
 
 describe('OpenTraceBuffer', () => {
   it('holds a trace until it has been idle for idleMs, the idle clock restarting with every span', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 5_000, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    const buffer = new OpenTraceBuffer({ idleMs: 5_000, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     buffer.add(0, 0, [span(A, '1')], 1_000);
     buffer.add(0, 1, [span(A, '2')], 4_000);
     expect(buffer.due(8_999, 10)).toEqual([]);
@@ -22,7 +22,7 @@ describe('OpenTraceBuffer', () => {
   });
 
   it('lists due traces longest idle first, at most `max`', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     buffer.add(0, 0, [span(B, '1')], 200);
     buffer.add(0, 1, [span(A, '1')], 100);
     expect(buffer.due(1_000, 10).map((t) => t.traceId)).toEqual([A, B]);
@@ -30,7 +30,7 @@ describe('OpenTraceBuffer', () => {
   });
 
   it('lets a partition be committed only up to its oldest record whose trace is still open', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     buffer.add(3, 100, [span(A, '1')], 0);
     buffer.add(3, 101, [span(B, '1')], 50);
     buffer.handled(3, 102);
@@ -44,7 +44,7 @@ describe('OpenTraceBuffer', () => {
   });
 
   it('reports each new watermark once', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     buffer.add(0, 5, [span(A, '1')], 0);
     buffer.handled(0, 6);
     buffer.handled(1, 9);
@@ -58,7 +58,7 @@ describe('OpenTraceBuffer', () => {
   });
 
   it('keeps spans that arrived while a summary was being written, with their records still holding the watermark', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     buffer.add(0, 0, [span(A, '1', 0, { env: 'prod' })], 0);
     buffer.handled(0, 1);
     const snapshot = buffer.take(buffer.due(100, 10));
@@ -74,7 +74,7 @@ describe('OpenTraceBuffer', () => {
   });
 
   it('counts a record once per trace even when it is added twice (a redelivered batch)', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     buffer.add(0, 7, [span(A, '1')], 0);
     buffer.add(0, 7, [span(A, '1')], 1);
     buffer.handled(0, 8);
@@ -83,7 +83,7 @@ describe('OpenTraceBuffer', () => {
   });
 
   it('is full at maxOpenTraces, and truncates beyond maxSpansPerTrace while keeping the count of held spans bounded', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 2, maxSpansPerTrace: 3 });
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 2, maxSpansPerTrace: 3, maxOpenSpans: 100 });
     buffer.add(0, 0, ['1', '2', '3', '4', '5'].map((id) => span(A, id)), 0);
     expect(buffer.isFull()).toBe(false);
     buffer.add(0, 1, [span(B, '1')], 0);
@@ -96,8 +96,20 @@ describe('OpenTraceBuffer', () => {
   });
 
   it('keeps the earliest start of the held spans (to locate the stored summary)', () => {
-    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10 });
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     buffer.add(0, 0, [span(A, '2', 500), span(A, '1', 100)], 0);
     expect(buffer.due(100, 10)[0]?.earliestStartUs).toBe(T0_US + 100);
+  });
+
+  it('is full at maxOpenSpans, and counts held spans down as summaries are written', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 100, maxSpansPerTrace: 100, maxOpenSpans: 4 });
+    buffer.add(0, 0, ['1', '2', '3'].map((id) => span(A, id)), 0);
+    expect(buffer.isFull()).toBe(false);
+    buffer.add(0, 1, [span(B, '1')], 50);
+    expect(buffer.isFull()).toBe(true);
+    expect(buffer.spanCount).toBe(4);
+    buffer.summarised(buffer.take(buffer.due(30, 10)));
+    expect(buffer.spanCount).toBe(1);
+    expect(buffer.isFull()).toBe(false);
   });
 });

@@ -10,10 +10,12 @@ export interface OpenTraceLimits {
   maxOpenTraces: number;
   /** maxSpansPerTrace: most spans held per open trace; further ones are stored but the summary is marked truncated (default 10 000). */
   maxSpansPerTrace: number;
+  /** maxOpenSpans: most spans held over all open traces (the memory bound); when reached, consuming pauses as for maxOpenTraces (default 500 000). */
+  maxOpenSpans: number;
 }
 
 /** DEFAULT_OPEN_TRACE_LIMITS: the defaults of {@link OpenTraceLimits}. */
-export const DEFAULT_OPEN_TRACE_LIMITS: OpenTraceLimits = { idleMs: 5_000, maxOpenTraces: 50_000, maxSpansPerTrace: 10_000 };
+export const DEFAULT_OPEN_TRACE_LIMITS: OpenTraceLimits = { idleMs: 5_000, maxOpenTraces: 50_000, maxSpansPerTrace: 10_000, maxOpenSpans: 500_000 };
 
 /** OpenTrace: the spans of one trace received since its summary was last written. */
 export interface OpenTrace {
@@ -43,8 +45,9 @@ export class OpenTraceBuffer {
   private readonly pending = new Map<number, Map<number, number>>();
   /** handledUpTo: per partition, the offset after the last record handled. */
   private readonly handledUpTo = new Map<number, number>();
-  /** committed: per partition, the last offset reported by {@link commitOffsets}. */
+  /** reported: per partition, the last offset reported by {@link commitOffsets}. */
   private readonly reported = new Map<number, number>();
+  private heldSpans = 0;
 
   constructor(readonly limits: OpenTraceLimits = DEFAULT_OPEN_TRACE_LIMITS) {}
 
@@ -55,14 +58,12 @@ export class OpenTraceBuffer {
 
   /** spanCount: spans held over all open traces. */
   get spanCount(): number {
-    let count = 0;
-    for (const trace of this.traces.values()) count += trace.spans.length;
-    return count;
+    return this.heldSpans;
   }
 
-  /** full: no more traces may be opened (the consumer should wait for summaries to be written). */
+  /** full: no more traces or spans may be held (the consumer should wait for summaries to be written). */
   isFull(): boolean {
-    return this.traces.size >= this.limits.maxOpenTraces;
+    return this.traces.size >= this.limits.maxOpenTraces || this.heldSpans >= this.limits.maxOpenSpans;
   }
 
   /** add: the stored spans of one record (partition, offset); they keep their trace open until it is idle. */
@@ -75,8 +76,10 @@ export class OpenTraceBuffer {
       }
       trace.lastSeenMs = nowMs;
       trace.earliestStartUs = Math.min(trace.earliestStartUs, span.startTimeUs);
-      if (trace.spans.length < this.limits.maxSpansPerTrace) trace.spans.push(compactSpan(span));
-      else trace.truncated = true;
+      if (trace.spans.length < this.limits.maxSpansPerTrace) {
+        trace.spans.push(compactSpan(span));
+        this.heldSpans++;
+      } else trace.truncated = true;
       for (const [key, value] of Object.entries(span.tags ?? {})) {
         const tag = summaryTag(key, value);
         if (trace.tags.has(tag)) continue;
@@ -124,6 +127,7 @@ export class OpenTraceBuffer {
       // Spans and offsets are only ever appended, so what came after the snapshot is the tail.
       const released = trace.offsets.slice(0, snapshot.offsets.length);
       const newerSpans = trace.spans.slice(snapshot.spans.length);
+      this.heldSpans -= trace.spans.length - newerSpans.length;
       const newerOffsets = trace.offsets.slice(snapshot.offsets.length);
       for (const { partition, offset } of released) {
         const counts = this.pending.get(partition);
