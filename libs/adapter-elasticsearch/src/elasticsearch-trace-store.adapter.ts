@@ -47,6 +47,9 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** READY_TIMEOUT_MS: how long ready() waits for a ping, milliseconds. */
 export const READY_TIMEOUT_MS = 2_000;
 
+/** SEARCH_RETRIES: retries of a search whose shards are not all available yet (a daily index just created). */
+const SEARCH_RETRIES = 3;
+
 /** MAX_SEARCH_SIZE: the largest page ES serves without scrolling (index.max_result_window default). */
 export const MAX_SEARCH_SIZE = 10_000;
 
@@ -202,7 +205,7 @@ export class ElasticsearchTraceStore implements TraceStore {
   async getTraceSpans(traceId: string): Promise<Span[]> {
     const day = await this.dayOfTrace(traceId);
     if (day === undefined) return [];
-    const response = await this.client.search<SpanDocument>({
+    const response = await this.search<SpanDocument>({
       index: dayIndexName(this.prefix, 'spans', day),
       ignore_unavailable: true,
       allow_no_indices: true,
@@ -240,7 +243,7 @@ export class ElasticsearchTraceStore implements TraceStore {
     }
     if (search.errorsOnly === true) filter.push({ range: { errorCount: { gte: 1 } } });
     if (search.query !== undefined) filter.push(traceQueryToElasticsearch(search.query));
-    const response = await this.client.search<SummaryDocument>({
+    const response = await this.search<SummaryDocument>({
       index: indexPattern(this.prefix, 'traces'),
       ignore_unavailable: true,
       allow_no_indices: true,
@@ -328,7 +331,7 @@ export class ElasticsearchTraceStore implements TraceStore {
   }
 
   private async terms(field: 'services' | 'operations', filter: estypes.QueryDslQueryContainer[], range: TimeRange, include: string | undefined): Promise<string[]> {
-    const response = await this.client.search({
+    const response = await this.search({
       index: indexPattern(this.prefix, 'traces'),
       ignore_unavailable: true,
       allow_no_indices: true,
@@ -409,7 +412,7 @@ export class ElasticsearchTraceStore implements TraceStore {
   private async dayOfTrace(traceId: string): Promise<string | undefined> {
     const cached = this.traceDays.get(traceId);
     if (cached !== undefined) return cached;
-    const response = await this.client.search<TraceDayDocument>({
+    const response = await this.search<TraceDayDocument>({
       index: traceDaysPattern(this.prefix),
       ignore_unavailable: true,
       allow_no_indices: true,
@@ -427,6 +430,26 @@ export class ElasticsearchTraceStore implements TraceStore {
     if (this.traceDays.size > this.rememberedTraces) {
       const oldest = this.traceDays.keys().next().value;
       if (oldest !== undefined) this.traceDays.delete(oldest);
+    }
+  }
+
+  /**
+   * search: a search that either answers from every shard or fails. Right after a daily index is created its
+   * shard may not be started yet (`no_shard_available_action_exception`, or a shard failure inside a 200
+   * answer); that is retried for up to about a second rather than served as a silently partial result.
+   */
+  private async search<T = unknown>(request: estypes.SearchRequest): Promise<estypes.SearchResponse<T>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const response = await this.client.search<T>({ ...request, allow_partial_search_results: false });
+        if (response._shards.failed === 0) return response;
+        const reason = response._shards.failures?.[0]?.reason;
+        if (attempt >= SEARCH_RETRIES) throw new Error(`search of ${String(request.index)} failed on ${response._shards.failed} shard(s): ${reason ? describeError(reason) : 'unknown'}`);
+      } catch (err) {
+        const status = (err as { meta?: { statusCode?: number } }).meta?.statusCode;
+        if (attempt >= SEARCH_RETRIES || status !== 503) throw err;
+      }
+      await sleep(250 * (attempt + 1));
     }
   }
 
