@@ -48,6 +48,8 @@ export interface KafkaMessageBusOptions {
   rebalanceTimeoutMs?: number;
   /** heartbeatIntervalMs: consumer heartbeat period, default 3000 (keep it under a third of the session timeout). */
   heartbeatIntervalMs?: number;
+  /** maxBytesPerPartition: the most (compressed) bytes one fetch returns per partition, i.e. the size of a consumed batch; default 1 MiB (kafkajs'). */
+  maxBytesPerPartition?: number;
   /** maxWaitTimeMs: the longest a fetch waits for data; also bounds how long stop() waits on an idle fetch. Default 1000. */
   maxWaitTimeMs?: number;
   /** subscribeTimeoutMs: the most subscribe() waits to join the group and position the consumer, default 90000. */
@@ -93,6 +95,7 @@ export class KafkaMessageBus implements MessageBus {
       rebalanceTimeoutMs: 60_000,
       heartbeatIntervalMs: 3_000,
       maxWaitTimeMs: 1_000,
+      maxBytesPerPartition: 1_048_576,
       subscribeTimeoutMs: 90_000,
       redeliveryBackoffMs: 500,
       maxRedeliveryBackoffMs: 10_000,
@@ -399,6 +402,7 @@ class KafkaSubscription implements BusSubscription {
       rebalanceTimeout: this.options.rebalanceTimeoutMs,
       heartbeatInterval: this.options.heartbeatIntervalMs,
       maxWaitTimeInMs: this.options.maxWaitTimeMs,
+      maxBytesPerPartition: this.options.maxBytesPerPartition,
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;

@@ -41,6 +41,8 @@ export const assemblyShape = {
   SKEIN_MAX_OPEN_SPANS: env.positiveInt(500_000),
   /** SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: partitions whose batches span-assembler stores at once (overlapping Elasticsearch bulks); default 3. */
   SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: env.positiveInt(3),
+  /** SKEIN_ASSEMBLER_FETCH_BYTES: most compressed bytes fetched per partition at once (the batch size); smaller = lower latency to searchable, default 524288 (512 KiB). */
+  SKEIN_ASSEMBLER_FETCH_BYTES: env.positiveInt(512 * 1024),
   /** SKEIN_RETENTION_DAYS: whole UTC days of traces kept before today; older daily indices are deleted hourly; 0 keeps everything; default 7. */
   SKEIN_RETENTION_DAYS: env.nonNegativeInt(7),
 };
