@@ -123,6 +123,17 @@ export class KafkaMessageBus implements MessageBus {
     // One topic per call: when a batch mixes existing and new topics kafkajs reports "already exists" and skips
     // waiting for the leaders of the new ones.
     for (const spec of topics) {
+      await this.createTopic(admin, spec);
+    }
+  }
+
+  /**
+   * createTopic: creates one topic and waits for its partition leaders. Right after creation the brokers may not
+   * know the partitions yet (UNKNOWN_TOPIC_OR_PARTITION while waiting for leaders, more likely on a busy machine):
+   * a retriable error is tried again, up to 5 times, before start-up fails.
+   */
+  private async createTopic(admin: Admin, spec: TopicSpec): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
       try {
         await admin.createTopics({
           waitForLeaders: true,
@@ -135,8 +146,12 @@ export class KafkaMessageBus implements MessageBus {
             },
           ],
         });
+        return;
       } catch (err) {
-        throw new Error(`KafkaMessageBus: cannot create topic "${spec.topic}": ${errorMessage(err)}`, { cause: err });
+        const retriable = (err as { retriable?: boolean }).retriable === true || /does not host this topic-partition|leader/i.test(errorMessage(err));
+        if (!retriable || attempt >= 5) throw new Error(`KafkaMessageBus: cannot create topic "${spec.topic}": ${errorMessage(err)}`, { cause: err });
+        this.options.log('warn', `KafkaMessageBus: creating topic "${spec.topic}" (attempt ${attempt}): ${errorMessage(err)}; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
       }
     }
   }
