@@ -47,7 +47,7 @@ export class QueryService {
     if (spans.length === 0) return undefined;
     // The tree is built from raw times in both clocks, so RpcIds and sibling order do not depend on the clock.
     const trace = assembleTrace(spans);
-    const skew = correctClockSkew(spans);
+    const skew = correctClockSkew(spans, trace);
     return {
       traceId: trace.traceId,
       spanCount: trace.spanCount,

@@ -1,5 +1,5 @@
 import { Span, spanEndUs } from '../span/span.model';
-import { TraceNode, assembleTrace } from './trace-tree';
+import { AssembledTrace, TraceNode, assembleTrace } from './trace-tree';
 
 /**
  * SkewCorrection: the result of {@link correctClockSkew}.
@@ -30,11 +30,11 @@ export interface SkewCorrection<T extends Span> {
  * Not corrected: consumer spans (a message is legitimately consumed after its producer span ended, so there is no
  * window to fit into), servers under a non-client parent, spans inside one process (one clock), and orphans (their
  * caller is not there to compare with). Durations never change. Without recursion and linear in the number of
- * spans, so a very deep trace cannot overflow the stack. The given spans are not mutated.
+ * spans, so a very deep trace cannot overflow the stack. The given spans are not mutated. `trace`: the tree of
+ * these same spans when the caller has already built it (built here otherwise).
  */
-export function correctClockSkew<T extends Span>(spans: T[]): SkewCorrection<T> {
+export function correctClockSkew<T extends Span>(spans: T[], trace: AssembledTrace = assembleTrace(spans)): SkewCorrection<T> {
   const skewUs = new Map<string, number>();
-  const trace = assembleTrace(spans);
   // Each entry carries the shift its parent ended with (the subtree moves with it).
   const pending: { node: TraceNode; parent: TraceNode | undefined; inheritedUs: number }[] = trace.roots.map((node) => ({ node, parent: undefined, inheritedUs: 0 }));
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {

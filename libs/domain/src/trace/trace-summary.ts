@@ -112,7 +112,7 @@ export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans
   const kept = [...byId.values()];
   const full = kept.map((s) => ({ ...s, tags: {} }));
   const tree = assembleTrace(full);
-  const skew = correctClockSkew(full);
+  const skew = correctClockSkew(full, tree);
   const { startUs, endUs } = traceWindowUs(skew.spans);
   const root = tree.roots.find((node) => !node.orphan)?.span;
   const flags: TraceFlag[] = [];
