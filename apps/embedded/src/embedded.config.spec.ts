@@ -1,18 +1,5 @@
-import { ConfigError } from '@skein/service-kit';
+import { configProblems } from '@skein/service-kit';
 import { loadEmbeddedConfig } from './embedded.config';
-
-/** problems: the variables and messages of the ConfigError `load` throws. */
-function problems(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const [head, ...lines] = (err as Error).message.split('\n');
-    expect(head).toBe('invalid configuration:');
-    return lines.map((line) => line.trim());
-  }
-  throw new Error('the configuration was accepted');
-}
 
 describe('loadEmbeddedConfig', () => {
   it('needs no variable: 127.0.0.1:9480, no rules file and no secret (generated at start), documented defaults', () => {
@@ -62,7 +49,7 @@ describe('loadEmbeddedConfig', () => {
   });
 
   it('still validates what is set, naming each bad variable', () => {
-    expect(problems(() => loadEmbeddedConfig({ SKEIN_SLA_WEBHOOK_SECRET: 'short', SKEIN_SLA_LOOKBACK_MS: '90000000', SKEIN_HTTP_PORT: 'http', SKEIN_LOG_LEVEL: 'loud' }))).toEqual([
+    expect(configProblems(() => loadEmbeddedConfig({ SKEIN_SLA_WEBHOOK_SECRET: 'short', SKEIN_SLA_LOOKBACK_MS: '90000000', SKEIN_HTTP_PORT: 'http', SKEIN_LOG_LEVEL: 'loud' }))).toEqual([
       'SKEIN_HTTP_PORT: Expected number, received nan',
       "SKEIN_LOG_LEVEL: Invalid enum value. Expected 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent', received 'loud'",
       'SKEIN_SLA_WEBHOOK_SECRET: must have at least 16 characters',

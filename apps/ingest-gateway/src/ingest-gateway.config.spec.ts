@@ -1,28 +1,15 @@
-import { ConfigError } from '@skein/service-kit';
+import { configProblems } from '@skein/service-kit';
 import { loadIngestGatewayConfig } from './ingest-gateway.config';
-
-/** problems: the variables and messages of the ConfigError `load` throws. */
-function problems(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const [head, ...lines] = (err as Error).message.split('\n');
-    expect(head).toBe('invalid configuration:');
-    return lines.map((line) => line.trim());
-  }
-  throw new Error('the configuration was accepted');
-}
 
 const MINIMAL = { SKEIN_KAFKA_BROKERS: '127.0.0.1:9092', SKEIN_REDIS_URL: 'redis://127.0.0.1:6379', SKEIN_API_KEYS: 'shop:shop-key-0123456789', SKEIN_ADMIN_TOKEN: 'admin-token-0123456789' };
 
 describe('loadIngestGatewayConfig', () => {
   it('with an empty environment, fails naming every required variable', () => {
-    expect(problems(() => loadIngestGatewayConfig({}))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required', 'SKEIN_API_KEYS: Required', 'SKEIN_ADMIN_TOKEN: Required']);
+    expect(configProblems(() => loadIngestGatewayConfig({}))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required', 'SKEIN_API_KEYS: Required', 'SKEIN_ADMIN_TOKEN: Required']);
   });
 
   it('treats required variables set to an empty string as missing', () => {
-    expect(problems(() => loadIngestGatewayConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required', 'SKEIN_API_KEYS: Required', 'SKEIN_ADMIN_TOKEN: Required']);
+    expect(configProblems(() => loadIngestGatewayConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required', 'SKEIN_API_KEYS: Required', 'SKEIN_ADMIN_TOKEN: Required']);
   });
 
   it('with the minimal environment, gives the documented defaults (port 9480)', () => {
@@ -67,6 +54,6 @@ describe('loadIngestGatewayConfig', () => {
   });
 
   it('names a bad variable', () => {
-    expect(problems(() => loadIngestGatewayConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_MAX_SPANS_PER_BATCH: '0' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_MAX_SPANS_PER_BATCH: Number must be greater than or equal to 1']);
+    expect(configProblems(() => loadIngestGatewayConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_MAX_SPANS_PER_BATCH: '0' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_MAX_SPANS_PER_BATCH: Number must be greater than or equal to 1']);
   });
 });

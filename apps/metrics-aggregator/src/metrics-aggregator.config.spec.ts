@@ -1,28 +1,15 @@
-import { ConfigError } from '@skein/service-kit';
+import { configProblems } from '@skein/service-kit';
 import { loadMetricsAggregatorConfig } from './metrics-aggregator.config';
-
-/** problems: the variables and messages of the ConfigError `load` throws. */
-function problems(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const [head, ...lines] = (err as Error).message.split('\n');
-    expect(head).toBe('invalid configuration:');
-    return lines.map((line) => line.trim());
-  }
-  throw new Error('the configuration was accepted');
-}
 
 const MINIMAL = { SKEIN_KAFKA_BROKERS: '127.0.0.1:9092', SKEIN_REDIS_URL: 'redis://127.0.0.1:6379' };
 
 describe('loadMetricsAggregatorConfig', () => {
   it('with an empty environment, fails naming every required variable', () => {
-    expect(problems(() => loadMetricsAggregatorConfig({}))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required']);
+    expect(configProblems(() => loadMetricsAggregatorConfig({}))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required']);
   });
 
   it('treats required variables set to an empty string as missing', () => {
-    expect(problems(() => loadMetricsAggregatorConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required']);
+    expect(configProblems(() => loadMetricsAggregatorConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_REDIS_URL: Required']);
   });
 
   it('with the minimal environment, gives the documented defaults (port 9483)', () => {
@@ -45,6 +32,6 @@ describe('loadMetricsAggregatorConfig', () => {
   });
 
   it('names a bad variable', () => {
-    expect(problems(() => loadMetricsAggregatorConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_METRICS_TTL_SECONDS: '7d' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_METRICS_TTL_SECONDS: Expected number, received nan']);
+    expect(configProblems(() => loadMetricsAggregatorConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_METRICS_TTL_SECONDS: '7d' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_METRICS_TTL_SECONDS: Expected number, received nan']);
   });
 });

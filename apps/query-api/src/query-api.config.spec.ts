@@ -1,28 +1,15 @@
-import { ConfigError } from '@skein/service-kit';
+import { configProblems } from '@skein/service-kit';
 import { loadQueryApiConfig } from './query-api.config';
-
-/** problems: the variables and messages of the ConfigError `load` throws. */
-function problems(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const [head, ...lines] = (err as Error).message.split('\n');
-    expect(head).toBe('invalid configuration:');
-    return lines.map((line) => line.trim());
-  }
-  throw new Error('the configuration was accepted');
-}
 
 const MINIMAL = { SKEIN_ES_URL: 'http://127.0.0.1:9200', SKEIN_REDIS_URL: 'redis://127.0.0.1:6379' };
 
 describe('loadQueryApiConfig', () => {
   it('with an empty environment, fails naming every required variable', () => {
-    expect(problems(() => loadQueryApiConfig({}))).toEqual(['SKEIN_ES_URL: Required', 'SKEIN_REDIS_URL: Required']);
+    expect(configProblems(() => loadQueryApiConfig({}))).toEqual(['SKEIN_ES_URL: Required', 'SKEIN_REDIS_URL: Required']);
   });
 
   it('treats required variables set to an empty string as missing', () => {
-    expect(problems(() => loadQueryApiConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_ES_URL: Required', 'SKEIN_REDIS_URL: Required']);
+    expect(configProblems(() => loadQueryApiConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_ES_URL: Required', 'SKEIN_REDIS_URL: Required']);
   });
 
   it('with the minimal environment, gives the documented defaults (port 9481)', () => {
@@ -43,6 +30,6 @@ describe('loadQueryApiConfig', () => {
   });
 
   it('names a bad variable', () => {
-    expect(problems(() => loadQueryApiConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_ES_URL: 'localhost:9200' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_ES_URL: must be an http(s):// or redis(s):// URL']);
+    expect(configProblems(() => loadQueryApiConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_ES_URL: 'localhost:9200' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_ES_URL: must be an http(s):// or redis(s):// URL']);
   });
 });

@@ -1,28 +1,15 @@
-import { ConfigError } from '@skein/service-kit';
+import { configProblems } from '@skein/service-kit';
 import { loadSlaCheckerConfig } from './sla-checker.config';
-
-/** problems: the variables and messages of the ConfigError `load` throws. */
-function problems(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const [head, ...lines] = (err as Error).message.split('\n');
-    expect(head).toBe('invalid configuration:');
-    return lines.map((line) => line.trim());
-  }
-  throw new Error('the configuration was accepted');
-}
 
 const MINIMAL = { SKEIN_REDIS_URL: 'redis://127.0.0.1:6379', SKEIN_SLA_RULES_FILE: '/etc/skein/sla-rules.yaml', SKEIN_SLA_WEBHOOK_SECRET: '0123456789abcdef' };
 
 describe('loadSlaCheckerConfig', () => {
   it('with an empty environment, fails naming every required variable', () => {
-    expect(problems(() => loadSlaCheckerConfig({}))).toEqual(['SKEIN_REDIS_URL: Required', 'SKEIN_SLA_RULES_FILE: Required', 'SKEIN_SLA_WEBHOOK_SECRET: Required']);
+    expect(configProblems(() => loadSlaCheckerConfig({}))).toEqual(['SKEIN_REDIS_URL: Required', 'SKEIN_SLA_RULES_FILE: Required', 'SKEIN_SLA_WEBHOOK_SECRET: Required']);
   });
 
   it('treats required variables set to an empty string as missing', () => {
-    expect(problems(() => loadSlaCheckerConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_REDIS_URL: Required', 'SKEIN_SLA_RULES_FILE: Required', 'SKEIN_SLA_WEBHOOK_SECRET: Required']);
+    expect(configProblems(() => loadSlaCheckerConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_REDIS_URL: Required', 'SKEIN_SLA_RULES_FILE: Required', 'SKEIN_SLA_WEBHOOK_SECRET: Required']);
   });
 
   it('with the minimal environment, gives the documented defaults (port 9484)', () => {
@@ -48,6 +35,6 @@ describe('loadSlaCheckerConfig', () => {
   });
 
   it('names a bad variable', () => {
-    expect(problems(() => loadSlaCheckerConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_SLA_WEBHOOK_SECRET: 'too-short' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_SLA_WEBHOOK_SECRET: must have at least 16 characters']);
+    expect(configProblems(() => loadSlaCheckerConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_SLA_WEBHOOK_SECRET: 'too-short' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_SLA_WEBHOOK_SECRET: must have at least 16 characters']);
   });
 });

@@ -1,28 +1,15 @@
-import { ConfigError } from '@skein/service-kit';
+import { configProblems } from '@skein/service-kit';
 import { loadSpanAssemblerConfig } from './span-assembler.config';
-
-/** problems: the variables and messages of the ConfigError `load` throws. */
-function problems(load: () => unknown): string[] {
-  try {
-    load();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const [head, ...lines] = (err as Error).message.split('\n');
-    expect(head).toBe('invalid configuration:');
-    return lines.map((line) => line.trim());
-  }
-  throw new Error('the configuration was accepted');
-}
 
 const MINIMAL = { SKEIN_KAFKA_BROKERS: '127.0.0.1:9092', SKEIN_ES_URL: 'http://127.0.0.1:9200' };
 
 describe('loadSpanAssemblerConfig', () => {
   it('with an empty environment, fails naming every required variable', () => {
-    expect(problems(() => loadSpanAssemblerConfig({}))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_ES_URL: Required']);
+    expect(configProblems(() => loadSpanAssemblerConfig({}))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_ES_URL: Required']);
   });
 
   it('treats required variables set to an empty string as missing', () => {
-    expect(problems(() => loadSpanAssemblerConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_ES_URL: Required']);
+    expect(configProblems(() => loadSpanAssemblerConfig(Object.fromEntries(Object.keys(MINIMAL).map((key) => [key, '']))))).toEqual(['SKEIN_KAFKA_BROKERS: Required', 'SKEIN_ES_URL: Required']);
   });
 
   it('with the minimal environment, gives the documented defaults (port 9482)', () => {
@@ -51,6 +38,6 @@ describe('loadSpanAssemblerConfig', () => {
   });
 
   it('names a bad variable', () => {
-    expect(problems(() => loadSpanAssemblerConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_ES_INDEX_PREFIX: 'Skein_Prod' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_ES_INDEX_PREFIX: lowercase letters, digits, "-" and "." only']);
+    expect(configProblems(() => loadSpanAssemblerConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_ES_INDEX_PREFIX: 'Skein_Prod' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_ES_INDEX_PREFIX: lowercase letters, digits, "-" and "." only']);
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, env, loadConfig } from './config';
+import { ConfigError, configProblems, env, loadConfig } from './config';
 import { elasticsearchShape, httpShape, ingestShape, kafkaShape, redisShape, slaShape } from './config-shapes';
 
 /** problems: the lines of the ConfigError `load` throws (without the "invalid configuration:" head). */
@@ -207,5 +207,28 @@ describe('config shapes', () => {
       'SKEIN_SLA_LOOKBACK_MS: at most one day (86400000)',
     ]);
     expect(loadConfig(all, { ...REQUIRED, SKEIN_SLA_LOOKBACK_MS: '86400000', SKEIN_TOPIC_PREFIX: 'Team_A.ci-1' })).toMatchObject({ SKEIN_SLA_LOOKBACK_MS: 86_400_000, SKEIN_TOPIC_PREFIX: 'Team_A.ci-1' });
+  });
+});
+
+describe('configProblems', () => {
+  const schema = z.object({ SKEIN_A: env.port(1), SKEIN_B: z.string().min(1) });
+
+  it('gives the ConfigError problems, the same lines its message lists', () => {
+    const found = configProblems(() => loadConfig(schema, { SKEIN_A: 'x' }));
+    expect(found).toEqual(['SKEIN_A: Expected number, received nan', 'SKEIN_B: Required']);
+    try {
+      loadConfig(schema, { SKEIN_A: 'x' });
+    } catch (err) {
+      expect((err as ConfigError).message).toBe(`invalid configuration:\n  ${found.join('\n  ')}`);
+    }
+  });
+
+  it('fails when the configuration is accepted, and passes other errors through', () => {
+    expect(() => configProblems(() => loadConfig(schema, { SKEIN_B: 'b' }))).toThrow('the configuration was accepted');
+    expect(() =>
+      configProblems(() => {
+        throw new TypeError('boom');
+      }),
+    ).toThrow(TypeError);
   });
 });

@@ -5,10 +5,27 @@ import { z } from 'zod';
  * variable, so a service that fails at start says exactly what to fix.
  */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** problems: one `VARIABLE: message` entry per bad variable, in schema order. */
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
+    this.problems = problems;
   }
+}
+
+/**
+ * configProblems: the problems of the {@link ConfigError} that `load` throws (tests of each app's config);
+ * throws when `load` succeeds or fails with anything else.
+ */
+export function configProblems(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('the configuration was accepted');
 }
 
 /**
@@ -25,8 +42,7 @@ export function loadConfig<S extends z.ZodRawShape>(schema: z.ZodObject<S>, env:
   }
   const result = schema.safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`));
   }
   return result.data;
 }
