@@ -107,7 +107,7 @@ export class SpanAssemblerService {
     const buffer = this.buffer;
     new Gauge({ name: 'skein_assembler_open_traces', help: 'Traces waiting for their idle period.', registers, collect() { this.set(buffer.size); } });
     new Gauge({ name: 'skein_assembler_open_spans', help: 'Spans held in memory for open traces.', registers, collect() { this.set(buffer.spanCount); } });
-    for (const reason of ['store_rejected', 'summary_rejected']) this.dropped.inc({ reason }, 0);
+    this.dropped.inc({ reason: 'summary_rejected' }, 0);
     registerLagGauge(options.registry, 'skein_assembler_kafka_lag', 'Span messages not yet committed by the span-assembler group.', () => this.subscription?.lag());
   }
 
