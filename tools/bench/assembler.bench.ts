@@ -57,10 +57,10 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { AddressInfo, createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { FrameMatcher, ProfileSummary, freePort, machineCpu, percentile, printProfile, processCpuSeconds, sleep, summariseProfile } from './bench-support';
 import { nativeBodies } from './ingest-gateway.bench';
 
 const ROOT = join(__dirname, '..', '..');
@@ -242,18 +242,7 @@ function localInfra(): Infra {
   return { brokers, esUrl, redisUrl };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
@@ -390,19 +379,7 @@ async function cleanup(infra: Infra, es: Client, prefix: string): Promise<string
 
 // ------------------------------------------------------------------------------------------------ sampling
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** processCpuSeconds: user+system CPU time of a process, from /proc (Linux). */
-function processCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
 
 /** rssMb: resident set size of a process (/proc/<pid>/status VmRSS). */
 function rssMb(pid: number): number | undefined {
@@ -414,18 +391,6 @@ function rssMb(pid: number): number | undefined {
   }
 }
 
-/** machineCpu: busy and total jiffies of all CPUs (/proc/stat). */
-function machineCpu(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
-    const v = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
 
 /** INFRA_RUN_DIR: where deploy/local/infra.sh keeps the run state of the infrastructure this checkout started. */
 const INFRA_RUN_DIR = process.env['INFRA_RUN_DIR'] ?? join(ROOT, '.cache', 'infra', 'run');
@@ -529,11 +494,6 @@ async function scrape(url: string): Promise<string | undefined> {
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] as number;
-}
 
 function distribution(values: number[]): { n: number; p50: number; p90: number; p99: number; max: number; mean: number } {
   const sorted = [...values].sort((a, b) => a - b);
@@ -722,7 +682,7 @@ async function assemblerPhase(infra: Infra, es: Client, prefix: string, data: Da
     let profile: ProfileSummary | undefined;
     if (assembler.profileDir !== undefined) {
       const files = existsSync(assembler.profileDir) ? readdirSync(assembler.profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
-      if (files.length > 0) profile = summariseProfile(join(assembler.profileDir, files[0] as string));
+      if (files.length > 0) profile = summariseProfile(join(assembler.profileDir, files[0] as string), STAGES);
       else process.stdout.write(`[assembler] no .cpuprofile written in ${assembler.profileDir}\n`);
     }
     return {
@@ -1093,36 +1053,12 @@ async function latencyPhase(infra: Infra, es: Client, prefix: string, spansPerSe
 
 // ------------------------------------------------------------------------------------------------ profile summary
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** category: where a function lives: a package, a Skein library, node's core, or V8's pseudo-frames. */
-function category(frame: ProfileNode['callFrame']): string {
-  const { url, functionName } = frame;
-  if (url === '') return functionName.startsWith('(') ? functionName : `(native) ${functionName || '(anonymous)'}`;
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1] as string;
-  const lib = /\/(libs|apps)\/([^/]+)\/src\/(.*)$/.exec(url);
-  if (lib) return `skein ${lib[2]}/${lib[3]}`;
-  if (url.startsWith('node:')) return `node ${url.slice(5).split('/').slice(0, 2).join('/')}`;
-  return url.replace(ROOT, '.');
-}
-
-const frameName = (frame: ProfileNode['callFrame']) => `${frame.functionName || '(anonymous)'} ${frame.url ? `${category(frame)}:${frame.lineNumber + 1}` : ''}`.trim();
 
 /**
  * STAGES: every busy sample goes to one stage of the assembler's path: of the stages whose frames are on its
  * stack, the first listed here (the most specific work) wins; so the stages add up to 100% of the busy time.
  */
-const STAGES: [string, (f: ProfileNode['callFrame']) => boolean][] = [
+const STAGES: FrameMatcher[] = [
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
   ['startup (module load, SWC transpile)', (f) => f.url.startsWith('node:internal/modules') || f.url.includes('node_modules/@swc') || f.url.includes('node_modules/pirates')],
   ['span message decode (JSON.parse + validateSpan)', (f) => f.functionName === 'decodeSpanMessage'],
@@ -1137,65 +1073,7 @@ const STAGES: [string, (f: ProfileNode['callFrame']) => boolean][] = [
   ['other assembler code', (f) => f.url.includes('/libs/') || f.url.includes('/apps/')],
 ];
 
-interface ProfileSummary {
-  file: string;
-  totalMs: number;
-  busyMs: number;
-  topSelf: { name: string; ms: number; pct: number }[];
-  byCategory: { category: string; ms: number; pct: number }[];
-  stages: { stage: string; ms: number; pctOfBusy: number }[];
-}
 
-function summariseProfile(file: string): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-  const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const idleUs = [...selfUs.entries()].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
-  const busyUs = totalUs - idleUs;
-  const selfByName = new Map<string, number>();
-  const selfByCategory = new Map<string, number>();
-  const stages = new Map<string, number>();
-  for (const [id, us] of selfUs) {
-    const node = byId.get(id) as ProfileNode;
-    if (node.callFrame.functionName === '(idle)') continue;
-    selfByName.set(frameName(node.callFrame), (selfByName.get(frameName(node.callFrame)) ?? 0) + us);
-    selfByCategory.set(category(node.callFrame), (selfByCategory.get(category(node.callFrame)) ?? 0) + us);
-    let stage = STAGES.length;
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const frame = (byId.get(at) as ProfileNode).callFrame;
-      for (let i = 0; i < stage; i++) if ((STAGES[i] as (typeof STAGES)[number])[1](frame)) stage = i;
-    }
-    const stageName = stage < STAGES.length ? (STAGES[stage] as (typeof STAGES)[number])[0] : node.callFrame.functionName === '(program)' ? '(program): V8/native outside JS' : 'other';
-    stages.set(stageName, (stages.get(stageName) ?? 0) + us);
-  }
-  const ms = (us: number) => Math.round(us / 100) / 10;
-  const pct = (us: number) => Math.round((1000 * us) / busyUs) / 10;
-  return {
-    file,
-    totalMs: ms(totalUs),
-    busyMs: ms(busyUs),
-    topSelf: [...selfByName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([name, us]) => ({ name, ms: ms(us), pct: pct(us) })),
-    byCategory: [...selfByCategory.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([c, us]) => ({ category: c, ms: ms(us), pct: pct(us) })),
-    stages: [...stages.entries()].sort((a, b) => b[1] - a[1]).map(([stage, us]) => ({ stage, ms: ms(us), pctOfBusy: pct(us) })),
-  };
-}
-
-function printProfile(p: ProfileSummary): void {
-  const n = (x: number) => Math.round(x).toLocaleString('en-US');
-  const lines: string[] = [];
-  lines.push(`   profile          ${p.file}: ${n(p.busyMs)} ms busy of ${n(p.totalMs)} ms (start-up included)`);
-  lines.push('   busy time by stage (each sample to its most specific stage):');
-  for (const st of p.stages) lines.push(`     ${String(st.pctOfBusy).padStart(5)}%  ${st.stage}`);
-  lines.push('   self time by package/module:');
-  for (const c of p.byCategory.slice(0, 15)) lines.push(`     ${String(c.pct).padStart(5)}%  ${c.category}`);
-  lines.push('   top self-time functions:');
-  for (const f of p.topSelf.slice(0, 20)) lines.push(`     ${String(f.pct).padStart(5)}%  ${f.name}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
 
 // ------------------------------------------------------------------------------------------------ main
 
@@ -1216,7 +1094,7 @@ function printAssembler(r: AssemblerResult): void {
     `   background          ${bg(r.background)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (r.profile) printProfile(r.profile);
+  if (r.profile) printProfile(r.profile, '(start-up included)');
 }
 
 function printCeiling(r: CeilingResult, assembler: AssemblerResult | undefined): void {
@@ -1251,7 +1129,7 @@ function printLatency(r: LatencyResult): void {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options.summarise !== undefined) {
-    printProfile(summariseProfile(options.summarise));
+    printProfile(summariseProfile(options.summarise, STAGES), '(start-up included)');
     return;
   }
   const infra = localInfra();

@@ -28,12 +28,12 @@ import { SPANS_TOPIC, topicName } from '@skein/contracts';
 import { Span, encodeNativeBatch } from '@skein/domain';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { AddressInfo, createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { FrameMatcher, ProfileSummary, freePort, machineCpu, percentile, printProfile, processCpuSeconds, sleep, summariseProfile } from './bench-support';
 import * as lz4 from 'lz4';
 
 const ROOT = join(__dirname, '..', '..');
@@ -364,18 +364,7 @@ function localInfra(): { brokers: string; redisUrl: string } {
   return { brokers, redisUrl };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Gateway {
   child: ChildProcess;
@@ -472,31 +461,8 @@ async function kafkaCountAndDelete(brokers: string, topic: string): Promise<numb
 
 // ------------------------------------------------------------------------------------------------ sampling
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** processCpuSeconds: user+system CPU time of a process, from /proc (Linux). */
-function processCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
 
-/** machineCpu: busy and total jiffies of all CPUs (/proc/stat). */
-function machineCpu(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
-    const v = line.trim().split(/\s+/).slice(1).map(Number);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
 
 /** rssMb: resident set size of a process, from `ps -o rss=` (KiB). */
 function rssMb(pid: number): Promise<number | undefined> {
@@ -657,43 +623,12 @@ function otlpRejectedSpans(body: Buffer, onMessage: (message: string) => void): 
   return rejected;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] as number;
-}
 
 // ------------------------------------------------------------------------------------------------ profile summary
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** category: where a function lives: a package, a Skein library, node's core, or V8's pseudo-frames. */
-function category(frame: ProfileNode['callFrame']): string {
-  const { url, functionName } = frame;
-  if (url === '') return functionName.startsWith('(') ? functionName : `(native) ${functionName || '(anonymous)'}`;
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1] as string;
-  const lib = /\/(libs|apps)\/([^/]+)\/src\/(.*)$/.exec(url);
-  if (lib) return `skein ${lib[2]}/${lib[3]}`;
-  if (url.startsWith('node:')) return `node ${url.slice(5).replace(/^internal\//, 'internal/').split('/').slice(0, 2).join('/')}`;
-  return url.replace(ROOT, '.');
-}
-
-const frameName = (frame: ProfileNode['callFrame']) => `${frame.functionName || '(anonymous)'} ${frame.url ? `${category(frame)}:${frame.lineNumber + 1}` : ''}`.trim();
 
 /** INCLUSIVE: functions of the ingest path whose inclusive time is reported (name → how to recognise its frame). */
-const INCLUSIVE: [string, (f: ProfileNode['callFrame']) => boolean][] = [
+const INCLUSIVE: FrameMatcher[] = [
   ['IngestService.run (after the body is read)', (f) => f.functionName === 'run' && f.url.includes('ingest.service')],
   ['parseSpanBatch (JSON.parse + validateSpan)', (f) => f.functionName === 'parseSpanBatch'],
   ['decodeOtlpTraces (read + map + validateSpan)', (f) => f.functionName === 'decodeOtlpTraces'],
@@ -709,7 +644,7 @@ const INCLUSIVE: [string, (f: ProfileNode['callFrame']) => boolean][] = [
  * STAGES: every busy sample goes to one stage of the request's path: of the stages whose frames are on its stack,
  * the first listed here (the most specific work) wins; so the stages add up to 100% of the busy time.
  */
-const STAGES: [string, (f: ProfileNode['callFrame']) => boolean][] = [
+const STAGES: FrameMatcher[] = [
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
   ['startup (module load, SWC transpile)', (f) => f.url.startsWith('node:internal/modules') || f.url.includes('node_modules/@swc') || f.url.includes('node_modules/pirates')],
   ['body decompression (lz4 / gzip)', (f) => f.functionName === 'decodeContentEncoding' || f.functionName === 'decompressLz4Frame'],
@@ -727,59 +662,6 @@ const STAGES: [string, (f: ProfileNode['callFrame']) => boolean][] = [
   ['other ingest code', (f) => f.url.includes('/libs/') || f.url.includes('/apps/')],
 ];
 
-interface ProfileSummary {
-  file: string;
-  totalMs: number;
-  busyMs: number;
-  topSelf: { name: string; ms: number; pct: number }[];
-  byCategory: { category: string; ms: number; pct: number }[];
-  inclusive: { name: string; ms: number; pctOfBusy: number }[];
-  stages: { stage: string; ms: number; pctOfBusy: number }[];
-}
-
-function summariseProfile(file: string): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-  const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
-  const idleUs = [...selfUs.entries()].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
-  const busyUs = totalUs - idleUs;
-  const selfByName = new Map<string, number>();
-  const selfByCategory = new Map<string, number>();
-  const inclusive = new Map<string, number>();
-  const stages = new Map<string, number>();
-  for (const [id, us] of selfUs) {
-    const node = byId.get(id) as ProfileNode;
-    if (node.callFrame.functionName === '(idle)') continue;
-    selfByName.set(frameName(node.callFrame), (selfByName.get(frameName(node.callFrame)) ?? 0) + us);
-    selfByCategory.set(category(node.callFrame), (selfByCategory.get(category(node.callFrame)) ?? 0) + us);
-    // inclusive: each sample counts once for every matcher that matches a frame on its stack
-    const matched = new Set<string>();
-    let stage = STAGES.length;
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const frame = (byId.get(at) as ProfileNode).callFrame;
-      for (const [name, test] of INCLUSIVE) if (!matched.has(name) && test(frame)) matched.add(name);
-      for (let i = 0; i < stage; i++) if ((STAGES[i] as (typeof STAGES)[number])[1](frame)) stage = i;
-    }
-    for (const name of matched) inclusive.set(name, (inclusive.get(name) ?? 0) + us);
-    const stageName = stage < STAGES.length ? (STAGES[stage] as (typeof STAGES)[number])[0] : node.callFrame.functionName === '(program)' ? '(program): V8/native outside JS' : 'other';
-    stages.set(stageName, (stages.get(stageName) ?? 0) + us);
-  }
-  const ms = (us: number) => Math.round(us / 100) / 10;
-  const pct = (us: number) => Math.round((1000 * us) / busyUs) / 10;
-  return {
-    file,
-    totalMs: ms(totalUs),
-    busyMs: ms(busyUs),
-    topSelf: [...selfByName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([name, us]) => ({ name, ms: ms(us), pct: pct(us) })),
-    byCategory: [...selfByCategory.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([c, us]) => ({ category: c, ms: ms(us), pct: pct(us) })),
-    inclusive: INCLUSIVE.map(([name]) => ({ name, ms: ms(inclusive.get(name) ?? 0), pctOfBusy: pct(inclusive.get(name) ?? 0) })),
-    stages: [...stages.entries()].sort((a, b) => b[1] - a[1]).map(([stage, us]) => ({ stage, ms: ms(us), pctOfBusy: pct(us) })),
-  };
-}
 
 // ------------------------------------------------------------------------------------------------ main
 
@@ -910,9 +792,9 @@ async function benchmark(protocol: Protocol, options: Options, infra: { brokers:
       if (files.length === 0) process.stdout.write(`[${protocol}] no .cpuprofile written in ${gateway.profileDir} (gateway exit ${String(gatewayExit)})\n`);
       else {
         const main = files.find((f) => threadOf(f) === 0) ?? (files[0] as string);
-        profile = summariseProfile(join(gateway.profileDir, main));
+        profile = summariseProfile(join(gateway.profileDir, main), STAGES, INCLUSIVE);
         const workers = files.filter((f) => f !== main).sort((a, b) => threadOf(a) - threadOf(b));
-        if (workers.length > 0) workerProfiles = workers.map((f) => summariseProfile(join(gateway.profileDir as string, f)));
+        if (workers.length > 0) workerProfiles = workers.map((f) => summariseProfile(join(gateway.profileDir as string, f), STAGES, INCLUSIVE));
       }
     }
     return {
@@ -983,25 +865,11 @@ function printResult(r: Result): void {
   }
 }
 
-function printProfile(p: ProfileSummary): void {
-  const n = (x: number) => Math.round(x).toLocaleString('en-US');
-  const lines: string[] = [];
-  lines.push(`   profile          ${p.file}: ${n(p.busyMs)} ms busy of ${n(p.totalMs)} ms`);
-  lines.push('   busy time by stage (each sample to its most specific stage):');
-  for (const st of p.stages) lines.push(`     ${String(st.pctOfBusy).padStart(5)}%  ${st.stage}`);
-  lines.push('   self time by package/module:');
-  for (const c of p.byCategory.slice(0, 15)) lines.push(`     ${String(c.pct).padStart(5)}%  ${c.category}`);
-  lines.push('   top self-time functions:');
-  for (const f of p.topSelf.slice(0, 20)) lines.push(`     ${String(f.pct).padStart(5)}%  ${f.name}`);
-  lines.push('   inclusive time (% of busy):');
-  for (const f of p.inclusive) if (f.ms > 0) lines.push(`     ${String(f.pctOfBusy).padStart(5)}%  ${f.name}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options.summarise !== undefined) {
-    printProfile(summariseProfile(options.summarise));
+    printProfile(summariseProfile(options.summarise, STAGES, INCLUSIVE));
     return;
   }
   const infra = localInfra();
