@@ -15,6 +15,7 @@ import {
   spanDocumentId,
   summaryTag,
 } from '@skein/domain';
+import { BulkItem, bulkBody, isoFromUs } from './bulk-body';
 import { traceQueryToElasticsearch } from './elasticsearch-trace-query';
 
 /** ElasticsearchTraceStoreOptions: how {@link ElasticsearchTraceStore} reaches Elasticsearch and names its indices. */
@@ -59,10 +60,6 @@ type SpanDocument = Span & { startTime: string };
 type SummaryDocument = TraceSummary & { startTime: string; spans: TraceSummaryState['spans'] };
 type TraceDayDocument = { day: string };
 
-function isoFromUs(timeUs: number): string {
-  return new Date(Math.floor(timeUs / 1000)).toISOString();
-}
-
 function describeError(error: estypes.ErrorCause): string {
   const causedBy = error.caused_by ? ` (caused by ${error.caused_by.type}: ${error.caused_by.reason ?? ''})` : '';
   return `${error.type}: ${error.reason ?? ''}${causedBy}`;
@@ -91,13 +88,13 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** BulkItem: one document of a bulk request: the action line and, except for deletes, the document. */
-interface BulkItem {
-  action: 'index' | 'create';
-  index: string;
-  id: string;
-  doc: object;
-}
+/**
+ * BULK_RESPONSE_FILTER: only each item's status and error come back. The full answer (index, id, version,
+ * shards, seq_no per item) is about 200 bytes per document that Elasticsearch would write and we would parse.
+ */
+const BULK_RESPONSE_FILTER = 'items.*.status,items.*.error';
+
+type FilteredBulkResponse = { items?: Partial<Record<BulkItem['action'], { status: number; error?: estypes.ErrorCause }>>[] };
 
 /**
  * ElasticsearchTraceStore: the {@link TraceStore} on Elasticsearch 8 (core APIs only). Every trace belongs to
@@ -154,7 +151,9 @@ export class ElasticsearchTraceStore implements TraceStore {
         failures.push({ id: spanDocumentId(span), reason: 'the trace-id → day lookup could not be written', retryable: true });
         continue;
       }
-      items.push({ action: 'index', index: dayIndexName(this.prefix, 'spans', day), id: spanDocumentId(span), doc: { ...span, startTime: isoFromUs(span.startTimeUs) } satisfies SpanDocument });
+      // A SpanDocument: the span (a validated plain object) plus `startTime`, its start as a date for Kibana.
+      const startTime: SpanDocument['startTime'] = isoFromUs(span.startTimeUs);
+      items.push({ action: 'index', index: dayIndexName(this.prefix, 'spans', day), id: spanDocumentId(span), source: JSON.stringify(span), extraMembers: `"startTime":"${startTime}"` });
     }
     failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
     return { failures };
@@ -195,7 +194,8 @@ export class ElasticsearchTraceStore implements TraceStore {
         failures.push({ id: summary.traceId, reason: 'the trace-id → day lookup could not be written', retryable: true });
         continue;
       }
-      items.push({ action: 'index', index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, doc: { ...summary, startTime: isoFromUs(summary.startTimeUs), spans } satisfies SummaryDocument });
+      const doc: SummaryDocument = { ...summary, startTime: isoFromUs(summary.startTimeUs), spans };
+      items.push({ action: 'index', index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, source: JSON.stringify(doc) });
     }
     failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
     return { failures };
@@ -387,7 +387,8 @@ export class ElasticsearchTraceStore implements TraceStore {
     if (fresh.length === 0) return days;
     const items: BulkItem[] = fresh.map(([traceId, startUs]) => {
       const day = indexDay(startUs);
-      return { action: 'create', index: traceDaysIndexName(this.prefix, day), id: traceId, doc: { day } satisfies TraceDayDocument };
+      const doc: TraceDayDocument = { day };
+      return { action: 'create', index: traceDaysIndexName(this.prefix, day), id: traceId, source: JSON.stringify(doc) };
     });
     const failed = await this.bulk(items);
     const conflicted = new Map<string, number>();
@@ -463,11 +464,12 @@ export class ElasticsearchTraceStore implements TraceStore {
     const failures: { position: number; status: number; failure: StoreFailure }[] = [];
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) await sleep(this.bulkRetryBackoffMs * 2 ** (attempt - 1));
-      const operations = pending.flatMap(({ item }) => [{ [item.action]: { _index: item.index, _id: item.id } }, item.doc]);
-      const response = await this.client.bulk({ operations });
-      if (response.items.length !== pending.length) throw new Error(`bulk answered ${response.items.length} items for ${pending.length} documents`);
+      const body = bulkBody(pending.map(({ item }) => item));
+      const response = await this.client.transport.request<FilteredBulkResponse>({ method: 'POST', path: '/_bulk', querystring: { filter_path: BULK_RESPONSE_FILTER }, bulkBody: body });
+      const answers = response.items ?? [];
+      if (answers.length !== pending.length) throw new Error(`bulk answered ${answers.length} items for ${pending.length} documents`);
       const retry: typeof pending = [];
-      response.items.forEach((answer, i) => {
+      answers.forEach((answer, i) => {
         const { item, position } = pending[i];
         const result = answer[item.action];
         if (result !== undefined && result.error === undefined && result.status < 300) return;

@@ -73,7 +73,7 @@ export interface Span {
 export const MICROS_PER_MS = 1000;
 
 /** spanEndUs: end time of a span in epoch microseconds. */
-export function spanEndUs(span: Span): number {
+export function spanEndUs(span: Pick<Span, 'startTimeUs' | 'durationUs'>): number {
   return span.startTimeUs + span.durationUs;
 }
 

@@ -1,5 +1,8 @@
 import { Span, spanEndUs } from '../span/span.model';
-import { AssembledTrace, TraceNode, assembleTrace } from './trace-tree';
+import { AssembledTrace, TraceNode, TreeSpan, assembleTrace } from './trace-tree';
+
+/** SkewSpan: the fields of a span that clock-skew correction reads (a whole {@link Span}, or a summary's compact span). */
+export type SkewSpan = TreeSpan & Pick<Span, 'kind' | 'service' | 'host' | 'durationUs' | 'events'>;
 
 /**
  * SkewCorrection: the result of {@link correctClockSkew}.
@@ -9,7 +12,7 @@ import { AssembledTrace, TraceNode, assembleTrace } from './trace-tree';
  * - `skewUs`: spanId → microseconds added to the raw start (adjusted = raw + skew); only spans that moved are in it,
  *   so `skewUs.get(id) ?? 0` is the shift of any span.
  */
-export interface SkewCorrection<T extends Span> {
+export interface SkewCorrection<T extends SkewSpan> {
   spans: T[];
   adjusted: boolean;
   skewUs: Map<string, number>;
@@ -33,10 +36,10 @@ export interface SkewCorrection<T extends Span> {
  * spans, so a very deep trace cannot overflow the stack. The given spans are not mutated. `trace`: the tree of
  * these same spans when the caller has already built it (built here otherwise).
  */
-export function correctClockSkew<T extends Span>(spans: T[], trace: AssembledTrace = assembleTrace(spans)): SkewCorrection<T> {
+export function correctClockSkew<T extends SkewSpan>(spans: T[], trace: AssembledTrace<T> = assembleTrace(spans)): SkewCorrection<T> {
   const skewUs = new Map<string, number>();
   // Each entry carries the shift its parent ended with (the subtree moves with it).
-  const pending: { node: TraceNode; parent: TraceNode | undefined; inheritedUs: number }[] = trace.roots.map((node) => ({ node, parent: undefined, inheritedUs: 0 }));
+  const pending: { node: TraceNode<T>; parent: TraceNode<T> | undefined; inheritedUs: number }[] = trace.roots.map((node) => ({ node, parent: undefined, inheritedUs: 0 }));
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { node, parent, inheritedUs } = next;
     const shiftUs = inheritedUs + (parent === undefined ? 0 : correctionUs(node.span, parent.span, inheritedUs));
@@ -51,7 +54,7 @@ export function correctClockSkew<T extends Span>(spans: T[], trace: AssembledTra
  * correctionUs: the extra shift of `server` (already moved by `parentShiftUs`, as its parent `client` was) that puts
  * it inside the client's window; 0 when no correction applies.
  */
-function correctionUs(server: Span, client: Span, parentShiftUs: number): number {
+function correctionUs(server: SkewSpan, client: SkewSpan, parentShiftUs: number): number {
   if (server.kind !== 'server' || client.kind !== 'client' || !otherProcess(server, client)) return 0;
   const clientStart = client.startTimeUs + parentShiftUs;
   const clientEnd = spanEndUs(client) + parentShiftUs;
@@ -64,12 +67,12 @@ function correctionUs(server: Span, client: Span, parentShiftUs: number): number
 }
 
 /** otherProcess: the two spans were timed by different clocks: another service, or the same service on another known host. */
-function otherProcess(a: Span, b: Span): boolean {
+function otherProcess(a: SkewSpan, b: SkewSpan): boolean {
   if (a.service !== b.service) return true;
   return a.host !== undefined && b.host !== undefined && a.host !== b.host;
 }
 
-function shifted<T extends Span>(span: T, shiftUs: number): T {
+function shifted<T extends SkewSpan>(span: T, shiftUs: number): T {
   if (shiftUs === 0) return span;
   const out: T = { ...span, startTimeUs: span.startTimeUs + shiftUs };
   if (span.events !== undefined) out.events = span.events.map((event) => ({ ...event, timeUs: event.timeUs + shiftUs }));

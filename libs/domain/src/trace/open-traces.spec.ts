@@ -1,5 +1,6 @@
 import { Span } from '../span/span.model';
-import { OpenTraceBuffer } from './open-traces';
+import { OpenTraceBuffer, TraceTagSet } from './open-traces';
+import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE } from './trace-summary';
 
 const T0_US = Date.UTC(2026, 0, 15, 10, 20) * 1000;
 
@@ -111,5 +112,49 @@ describe('OpenTraceBuffer', () => {
     buffer.summarised(buffer.take(buffer.due(30, 10)));
     expect(buffer.spanCount).toBe(1);
     expect(buffer.isFull()).toBe(false);
+  });
+});
+
+describe('TraceTagSet', () => {
+  it('keeps each key=value pair once, in arrival order, and yields summary tag strings', () => {
+    const tags = new TraceTagSet();
+    expect(tags.add('http.method', 'GET')).toBe(true);
+    expect(tags.add('env', 'prod')).toBe(true);
+    expect(tags.add('http.method', 'GET')).toBe(false);
+    expect(tags.add('http.method', 'POST')).toBe(true);
+    expect([...tags]).toEqual(['http.method=GET', 'env=prod', 'http.method=POST']);
+    expect(tags.size).toBe(3);
+    expect(tags.has('env', 'prod')).toBe(true);
+    expect(tags.has('env', 'staging')).toBe(false);
+  });
+
+  it('compares values on their first MAX_SUMMARY_TAG_VALUE characters, as the summary keeps them', () => {
+    const tags = new TraceTagSet();
+    const long = 'x'.repeat(MAX_SUMMARY_TAG_VALUE);
+    expect(tags.add('sql', `${long}A`)).toBe(true);
+    expect(tags.add('sql', `${long}B`)).toBe(false);
+    expect(tags.has('sql', `${long}C`)).toBe(true);
+    expect([...tags]).toEqual([`sql=${long}`]);
+  });
+
+  it('from(n) holds what arrived after the first n tags', () => {
+    const tags = new TraceTagSet();
+    for (const value of ['a', 'b', 'c']) tags.add('k', value);
+    const later = tags.from(2);
+    expect([...later]).toEqual(['k=c']);
+    expect(later.add('k', 'a')).toBe(true);
+    expect([...tags.from(0)]).toEqual(['k=a', 'k=b', 'k=c']);
+  });
+
+  it('an open trace holds at most MAX_SUMMARY_TAGS distinct tags and is marked truncated beyond, not for repeats', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10_000, maxOpenSpans: 100_000 });
+    const many = Object.fromEntries(Array.from({ length: MAX_SUMMARY_TAGS }, (_, i) => [`k${i}`, 'v']));
+    buffer.add(0, 0, [span(A, '1', 0, many)], 0);
+    buffer.add(0, 1, [span(A, '2', 0, { k0: 'v' })], 0);
+    expect(buffer.due(100, 10)[0]?.truncated).toBe(false);
+    buffer.add(0, 2, [span(A, '3', 0, { extra: 'v' })], 0);
+    const [trace] = buffer.due(100, 10);
+    expect(trace?.tags.size).toBe(MAX_SUMMARY_TAGS);
+    expect(trace?.truncated).toBe(true);
   });
 });

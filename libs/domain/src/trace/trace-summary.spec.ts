@@ -1,6 +1,7 @@
 import { threeServiceTrace } from '@skein/testing';
 import { Span } from '../span/span.model';
 import { FIXED_IDS, T0_US, TRACE_A, fixedThreeServiceTrace, makeSpan, spanIdOf } from '../testing/span-fixtures';
+import { correctClockSkew } from './clock-skew';
 import { MAX_SUMMARY_SPANS, SummarySpan, TraceSummary, TraceSummaryState, mergeTraceSummary } from './trace-summary';
 
 function span(id: number, parent: number | undefined, offsetUs: number, overrides: Partial<Span> = {}): Span {
@@ -53,7 +54,7 @@ describe('mergeTraceSummary', () => {
     expect(mergeTraceSummary(once, [...spans].reverse())).toEqual(once);
   });
 
-  it('keeps compact spans only: no tags, rpcId, remoteService or host', () => {
+  it('keeps compact spans only: no tags, rpcId or remoteService; the host is kept (clock-skew correction needs it)', () => {
     const withExtras = trace.map((s) => ({ ...s, rpcId: '0', host: 'h1' }));
     const { spans } = mergeTraceSummary(undefined, withExtras);
     expect(spans).toHaveLength(5);
@@ -67,8 +68,20 @@ describe('mergeTraceSummary', () => {
       durationUs: 24_000,
       error: false,
       kind: 'client',
+      host: 'h1',
     });
-    expect(Object.keys(spans[0] as SummarySpan).sort()).toEqual(['durationUs', 'error', 'kind', 'operation', 'service', 'spanId', 'startTimeUs', 'traceId']);
+    expect(Object.keys(spans[0] as SummarySpan).sort()).toEqual(['durationUs', 'error', 'host', 'kind', 'operation', 'service', 'spanId', 'startTimeUs', 'traceId']);
+  });
+
+  it('flags skew between two hosts of one service, as the trace view corrects it', () => {
+    // One service calling itself on another instance whose clock is 5 ms behind: only the hosts differ.
+    const client = span(1, undefined, 0, { service: 'orders', kind: 'client', durationUs: 10_000, host: 'orders-1' });
+    const server = span(2, 1, -5_000, { service: 'orders', kind: 'server', durationUs: 4_000, host: 'orders-2' });
+    expect(correctClockSkew([client, server]).adjusted).toBe(true);
+    const { summary } = mergeTraceSummary(undefined, [client, server]);
+    expect(summary.skewAdjusted).toBe(true);
+    expect(summary.flags).toContain('skew_adjusted');
+    expect(summary.durationUs).toBe(10_000);
   });
 
   describe('idempotence under replay (at-least-once delivery)', () => {

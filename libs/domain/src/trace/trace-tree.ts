@@ -1,25 +1,29 @@
 import { Span, spanEndUs } from '../span/span.model';
 
+/** TreeSpan: the fields of a span that building its trace tree reads (a whole {@link Span}, or a summary's compact span). */
+export type TreeSpan = Pick<Span, 'traceId' | 'spanId' | 'parentSpanId' | 'startTimeUs' | 'rpcId'>;
+
 /** TraceNode: a span with its children, ordered by start time; `rpcId` is always set on assembled nodes. */
-export interface TraceNode {
-  span: Span & { rpcId: string };
+export interface TraceNode<T extends TreeSpan = Span> {
+  span: T & { rpcId: string };
   /** orphan: the span names a parent that is not in the trace (lost, late or sampled away). */
   orphan: boolean;
   depth: number;
-  children: TraceNode[];
+  children: TraceNode<T>[];
 }
 
 /** AssembledTrace: the forest of one trace: normally one root; orphans become extra roots. */
-export interface AssembledTrace {
+export interface AssembledTrace<T extends TreeSpan = Span> {
   traceId: string;
-  roots: TraceNode[];
+  roots: TraceNode<T>[];
   spanCount: number;
   orphanCount: number;
   maxDepth: number;
 }
 
-function byStart(a: TraceNode, b: TraceNode): number {
-  return a.span.startTimeUs - b.span.startTimeUs || a.span.spanId.localeCompare(b.span.spanId);
+function byStart(a: TraceNode<TreeSpan>, b: TraceNode<TreeSpan>): number {
+  // spanIds are lowercase hex, so code-unit order is their order (localeCompare would be slower, same result).
+  return a.span.startTimeUs - b.span.startTimeUs || (a.span.spanId < b.span.spanId ? -1 : a.span.spanId > b.span.spanId ? 1 : 0);
 }
 
 /**
@@ -28,13 +32,13 @@ function byStart(a: TraceNode, b: TraceNode): number {
  * Duplicate spanIds keep the first span; a parent cycle is broken by treating the spans on it as orphans.
  * Linear in the number of spans and without recursion, so a very deep call chain cannot overflow the stack.
  */
-export function assembleTrace(spans: Span[]): AssembledTrace {
-  const nodes = new Map<string, TraceNode>();
+export function assembleTrace<T extends TreeSpan>(spans: T[]): AssembledTrace<T> {
+  const nodes = new Map<string, TraceNode<T>>();
   for (const span of spans) {
     if (!nodes.has(span.spanId)) nodes.set(span.spanId, { span: { ...span, rpcId: span.rpcId ?? '' }, orphan: false, depth: 0, children: [] });
   }
   const onCycle = parentCycleMembers(nodes);
-  const roots: TraceNode[] = [];
+  const roots: TraceNode<T>[] = [];
   for (const node of nodes.values()) {
     const parentId = node.span.parentSpanId;
     const parent = parentId === undefined ? undefined : nodes.get(parentId);
@@ -57,7 +61,7 @@ export function assembleTrace(spans: Span[]): AssembledTrace {
     maxDepth = Math.max(maxDepth, depth);
     node.children.sort(byStart);
     for (let index = node.children.length - 1; index >= 0; index--) {
-      pending.push({ node: node.children[index] as TraceNode, depth: depth + 1, rpcId: `${node.span.rpcId}.${index + 1}` });
+      pending.push({ node: node.children[index] as TraceNode<T>, depth: depth + 1, rpcId: `${node.span.rpcId}.${index + 1}` });
     }
   }
   return { traceId: spans[0]?.traceId ?? '', roots, spanCount: nodes.size, orphanCount, maxDepth };
@@ -67,7 +71,7 @@ export function assembleTrace(spans: Span[]): AssembledTrace {
  * parentCycleMembers: the spanIds that lie on a cycle of parent ids (following parents from the span leads back
  * to it). A span merely below a cycle is not on it: its parent is present, so it stays attached.
  */
-function parentCycleMembers(nodes: Map<string, TraceNode>): Set<string> {
+function parentCycleMembers(nodes: Map<string, TraceNode<TreeSpan>>): Set<string> {
   const members = new Set<string>();
   // 1: on the walk in progress; 2: walked before (its ancestors are known).
   const state = new Map<string, 1 | 2>();
@@ -86,18 +90,18 @@ function parentCycleMembers(nodes: Map<string, TraceNode>): Set<string> {
 }
 
 /** flattenTrace: the assembled spans in depth-first (waterfall) order. */
-export function flattenTrace(trace: AssembledTrace): TraceNode[] {
-  const out: TraceNode[] = [];
+export function flattenTrace<T extends TreeSpan>(trace: AssembledTrace<T>): TraceNode<T>[] {
+  const out: TraceNode<T>[] = [];
   const pending = [...trace.roots].reverse();
   for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
     out.push(node);
-    for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as TraceNode);
+    for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as TraceNode<T>);
   }
   return out;
 }
 
 /** traceWindowUs: earliest start and latest end over the spans, microseconds since the epoch. */
-export function traceWindowUs(spans: Span[]): { startUs: number; endUs: number } {
+export function traceWindowUs(spans: Pick<Span, 'startTimeUs' | 'durationUs'>[]): { startUs: number; endUs: number } {
   let startUs = Number.POSITIVE_INFINITY;
   let endUs = Number.NEGATIVE_INFINITY;
   for (const span of spans) {

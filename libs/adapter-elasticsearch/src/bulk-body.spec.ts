@@ -1,0 +1,49 @@
+import fc from 'fast-check';
+import { bulkBody, isoFromUs } from './bulk-body';
+
+describe('bulkBody', () => {
+  it('writes one action line and one document line per item, newline-terminated', () => {
+    const body = bulkBody([
+      { action: 'create', index: 'skein-trace-days-2026-11', id: 'abc', source: '{"day":"2026-11-22"}' },
+      { action: 'index', index: 'skein-spans-2026-11-22', id: 'abc-01', source: '{"spanId":"01","tags":{"a":"é ✓"}}', extraMembers: '"startTime":"2026-11-22T00:00:00.000Z"' },
+    ]).toString('utf8');
+    expect(body.split('\n')).toEqual([
+      '{"create":{"_index":"skein-trace-days-2026-11","_id":"abc"}}',
+      '{"day":"2026-11-22"}',
+      '{"index":{"_index":"skein-spans-2026-11-22","_id":"abc-01"}}',
+      '{"spanId":"01","tags":{"a":"é ✓"},"startTime":"2026-11-22T00:00:00.000Z"}',
+      '',
+    ]);
+  });
+
+  it('grows past its first guess and keeps every document whole (multi-byte text included)', () => {
+    const big = 'ж'.repeat(5000);
+    const items = Array.from({ length: 40 }, (_, i) => ({ action: 'index' as const, index: 'i', id: String(i), source: JSON.stringify({ i, big }), extraMembers: '"x":1' }));
+    const lines = bulkBody(items).toString('utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(80);
+    lines.filter((_, n) => n % 2 === 1).forEach((line, i) => expect(JSON.parse(line)).toEqual({ i, big, x: 1 }));
+  });
+
+  it('escapes index names and ids as JSON strings', () => {
+    const [action] = bulkBody([{ action: 'index', index: 'a"b', id: 'c\\d', source: '{}' }]).toString('utf8').split('\n');
+    expect(JSON.parse(action as string)).toEqual({ index: { _index: 'a"b', _id: 'c\\d' } });
+  });
+});
+
+describe('isoFromUs', () => {
+  it('writes what Date.prototype.toISOString writes, for any microsecond from 1970 to 2200', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 7_258_118_400_000_000 }), (us) => {
+        expect(isoFromUs(us)).toBe(new Date(Math.floor(us / 1000)).toISOString());
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('is right across a day boundary in both directions (the cached date part is replaced)', () => {
+    const midnight = Date.UTC(2026, 10, 22) * 1000;
+    for (const us of [midnight - 1, midnight, midnight + 1, midnight - 1, midnight + 86_400_000_000 - 1]) {
+      expect(isoFromUs(us)).toBe(new Date(Math.floor(us / 1000)).toISOString());
+    }
+  });
+});
