@@ -113,6 +113,43 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
     }
   });
 
+  it('places a new trace with one lookup create (no read first), and a trace recorded elsewhere by reading its lookup back after the 409', async () => {
+    // Mid-month, so each trace's lookup can only be in one monthly index.
+    const now = new Date();
+    const noon15th = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 15, 12) * 1000;
+    const known = threeServiceTrace({ startTimeUs: noon15th });
+    expect(await store.writeSpans(known.spans.slice(0, 3))).toEqual({ failures: [] });
+
+    const client = new Client({ node: infraFromEnv().elasticsearchUrl });
+    const paths: string[] = [];
+    client.diagnostic.on('request', (_err, event) => {
+      if (event?.meta.request.params.path !== undefined) paths.push(decodeURIComponent(event.meta.request.params.path));
+    });
+    const other = new ElasticsearchTraceStore({ client, indexPrefix: prefix });
+    try {
+      const fresh = threeServiceTrace({ startTimeUs: noon15th + 1_000_000 });
+      expect(await other.writeSpans(fresh.spans)).toEqual({ failures: [] });
+      expect(paths).toEqual(['/_bulk', '/_bulk']);
+
+      // A later span of `known`, an hour after its start (still the same day), reaches a store that never saw it.
+      paths.length = 0;
+      const late: Span = { ...known.spans[4], spanId: randomSpanId(), startTimeUs: noon15th + 3_600_000_000 };
+      expect(await other.writeSpans([late])).toEqual({ failures: [] });
+      expect(paths).toEqual(['/_bulk', '/_mget', '/_bulk']);
+      const day = indexDay(noon15th);
+      expect((await raw.get({ index: dayIndexName(prefix, 'spans', day), id: `${known.traceId}-${late.spanId}` })).found).toBe(true);
+      const lookup = await raw.get<{ day: string }>({ index: traceDaysIndexName(prefix, day), id: known.traceId });
+      expect(lookup._source).toEqual({ day });
+
+      // Now cached: no lookup request at all.
+      paths.length = 0;
+      expect(await other.writeSpans([{ ...late, spanId: randomSpanId() }])).toEqual({ failures: [] });
+      expect(paths).toEqual(['/_bulk']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a fresh store (nothing cached) finds a trace\'s day and writes its summary back to the same index', async () => {
     const midnight = todayUs() - 2 * DAY_US;
     const trace = threeServiceTrace({ startTimeUs: midnight - 1_000 });

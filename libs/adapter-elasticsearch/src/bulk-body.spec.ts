@@ -1,11 +1,11 @@
 import fc from 'fast-check';
-import { bulkBody, isoFromUs } from './bulk-body';
+import { DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
 
 describe('bulkBody', () => {
   it('writes one action line and one document line per item, newline-terminated', () => {
     const body = bulkBody([
       { action: 'create', index: 'skein-trace-days-2026-11', id: 'abc', source: '{"day":"2026-11-22"}' },
-      { action: 'index', index: 'skein-spans-2026-11-22', id: 'abc-01', source: '{"spanId":"01","tags":{"a":"é ✓"}}', extraMembers: '"startTime":"2026-11-22T00:00:00.000Z"' },
+      { action: 'index', index: 'skein-spans-2026-11-22', id: 'abc-01', source: Buffer.from('{"spanId":"01","tags":{"a":"é ✓"},"startTime":"2026-11-22T00:00:00.000Z"}') },
     ]).toString('utf8');
     expect(body.split('\n')).toEqual([
       '{"create":{"_index":"skein-trace-days-2026-11","_id":"abc"}}',
@@ -18,15 +18,33 @@ describe('bulkBody', () => {
 
   it('grows past its first guess and keeps every document whole (multi-byte text included)', () => {
     const big = 'ж'.repeat(5000);
-    const items = Array.from({ length: 40 }, (_, i) => ({ action: 'index' as const, index: 'i', id: String(i), source: JSON.stringify({ i, big }), extraMembers: '"x":1' }));
+    const items = Array.from({ length: 40 }, (_, i) => ({ action: 'index' as const, index: 'i', id: String(i), source: JSON.stringify({ i, big }) }));
     const lines = bulkBody(items).toString('utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(80);
-    lines.filter((_, n) => n % 2 === 1).forEach((line, i) => expect(JSON.parse(line)).toEqual({ i, big, x: 1 }));
+    lines.filter((_, n) => n % 2 === 1).forEach((line, i) => expect(JSON.parse(line)).toEqual({ i, big }));
   });
 
   it('escapes index names and ids as JSON strings', () => {
     const [action] = bulkBody([{ action: 'index', index: 'a"b', id: 'c\\d', source: '{}' }]).toString('utf8').split('\n');
     expect(JSON.parse(action as string)).toEqual({ index: { _index: 'a"b', _id: 'c\\d' } });
+  });
+});
+
+describe('DocumentWriter', () => {
+  it('gives each document its own bytes, extra members written inside its braces, across growth', () => {
+    const writer = new DocumentWriter(1);
+    const docs = Array.from({ length: 30 }, (_, i) => ({ i, text: 'ü'.repeat(i * 200) }));
+    docs.forEach((doc, i) => expect(writer.add(JSON.stringify(doc), i % 2 === 0 ? `"startTime":"t${i}","n":${i}` : undefined)).toBe(i));
+    const out = writer.documents();
+    expect(out).toHaveLength(30);
+    out.forEach((bytes, i) => expect(JSON.parse(bytes.toString('utf8'))).toEqual(i % 2 === 0 ? { ...docs[i], startTime: `t${i}`, n: i } : docs[i]));
+  });
+
+  it('documents written as bytes go into a bulk body unchanged', () => {
+    const writer = new DocumentWriter(2);
+    writer.add('{"a":"é"}', '"startTime":"x"');
+    const [source] = writer.documents();
+    expect(bulkBody([{ action: 'index', index: 'i', id: '1', source: source as Buffer }]).toString('utf8')).toBe('{"index":{"_index":"i","_id":"1"}}\n{"a":"é","startTime":"x"}\n');
   });
 });
 

@@ -3,10 +3,8 @@ export interface BulkItem {
   action: 'index' | 'create';
   index: string;
   id: string;
-  /** source: the document as a JSON object text. */
-  source: string;
-  /** extraMembers: JSON members written into `source` before its closing brace (`"startTime":"…"`), if any. */
-  extraMembers?: string;
+  /** source: the document: JSON object text, or its UTF-8 bytes (see {@link DocumentWriter}). */
+  source: string | Buffer;
 }
 
 /** INITIAL_BYTES_PER_ITEM: the first guess of a document's size in a bulk body, bytes (the body grows when it is short). */
@@ -15,10 +13,10 @@ const INITIAL_BYTES_PER_ITEM = 1024;
 /**
  * bulkBody: the NDJSON body of a bulk request, written straight into one buffer. Joining the lines into a string
  * first cost more than serializing the spans (the joined string is flattened, then encoded to UTF-8 again by the
- * HTTP client); a span's `startTime` is written over the closing brace of its JSON instead of copying the span.
+ * HTTP client).
  */
 export function bulkBody(items: readonly BulkItem[]): Buffer {
-  const writer = new BodyWriter(items.length * INITIAL_BYTES_PER_ITEM);
+  const writer = new Utf8Writer(items.length * INITIAL_BYTES_PER_ITEM);
   const indexJson = new Map<string, string>();
   for (const item of items) {
     let index = indexJson.get(item.index);
@@ -27,20 +25,18 @@ export function bulkBody(items: readonly BulkItem[]): Buffer {
       indexJson.set(item.index, index);
     }
     writer.write(`{"${item.action}":{"_index":${index},"_id":${JSON.stringify(item.id)}}}\n`);
-    writer.write(item.source);
-    if (item.extraMembers !== undefined) {
-      writer.unwrite(1); // the source's closing brace
-      writer.write(`,${item.extraMembers}}`);
-    }
+    if (typeof item.source === 'string') writer.write(item.source);
+    else writer.writeBytes(item.source);
     writer.write('\n');
   }
   return writer.bytes();
 }
 
-/** BodyWriter: a growable UTF-8 buffer. */
-class BodyWriter {
+/** Utf8Writer: a growable buffer of UTF-8 text. */
+class Utf8Writer {
   private buffer: Buffer;
-  private length = 0;
+  /** length: bytes written so far. */
+  length = 0;
 
   constructor(initialBytes: number) {
     this.buffer = Buffer.allocUnsafe(Math.max(initialBytes, 256));
@@ -48,21 +44,62 @@ class BodyWriter {
 
   write(text: string): void {
     // A UTF-16 code unit is at most 3 UTF-8 bytes, so this much room always takes the whole text.
-    const worst = text.length * 3;
-    if (this.length + worst > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + worst));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
+    this.reserve(text.length * 3);
     this.length += this.buffer.write(text, this.length, 'utf8');
   }
 
+  writeBytes(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** unwrite: drops the last `bytes` bytes written (ASCII ones: a closing brace). */
   unwrite(bytes: number): void {
     this.length -= bytes;
   }
 
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+}
+
+/**
+ * DocumentWriter: JSON documents serialized one after another into one off-heap buffer, each optionally with
+ * extra members written over its closing brace (a span plus its `startTime`). The span-assembler serializes a
+ * batch's spans before the store's round trips, so what waits for Elasticsearch is bytes outside the JS heap, not
+ * thousands of span objects and strings that the garbage collector would copy and promote.
+ */
+export class DocumentWriter {
+  private readonly writer: Utf8Writer;
+  private readonly ends: number[] = [];
+
+  constructor(expectedDocuments: number) {
+    this.writer = new Utf8Writer(expectedDocuments * INITIAL_BYTES_PER_ITEM);
+  }
+
+  /** add: appends one document (a JSON object text) and, if given, `extraMembers` (`"a":1,"b":2`) inside it; returns its position. */
+  add(json: string, extraMembers?: string): number {
+    this.writer.write(json);
+    if (extraMembers !== undefined) {
+      this.writer.unwrite(1); // the closing brace
+      this.writer.write(`,${extraMembers}}`);
+    }
+    this.ends.push(this.writer.length);
+    return this.ends.length - 1;
+  }
+
+  /** documents: each document's bytes, by position (views of one buffer: take them once every document is added). */
+  documents(): Buffer[] {
+    const bytes = this.writer.bytes();
+    return this.ends.map((end, i) => bytes.subarray(i === 0 ? 0 : (this.ends[i - 1] as number), end));
   }
 }
 

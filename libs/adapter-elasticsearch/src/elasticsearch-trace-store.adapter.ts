@@ -15,7 +15,7 @@ import {
   spanDocumentId,
   summaryTag,
 } from '@skein/domain';
-import { BulkItem, bulkBody, isoFromUs } from './bulk-body';
+import { BulkItem, DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
 import { traceQueryToElasticsearch } from './elasticsearch-trace-query';
 
 /** ElasticsearchTraceStoreOptions: how {@link ElasticsearchTraceStore} reaches Elasticsearch and names its indices. */
@@ -141,20 +141,26 @@ export class ElasticsearchTraceStore implements TraceStore {
   async writeSpans(spans: Span[]): Promise<StoreWriteResult> {
     if (spans.length === 0) return { failures: [] };
     const earliest = new Map<string, number>();
-    for (const span of spans) earliest.set(span.traceId, Math.min(earliest.get(span.traceId) ?? Infinity, span.startTimeUs));
+    const documents = new DocumentWriter(spans.length);
+    const written: { traceId: string; id: string }[] = [];
+    for (const span of spans) {
+      const first = earliest.get(span.traceId);
+      if (first === undefined || span.startTimeUs < first) earliest.set(span.traceId, span.startTimeUs);
+      // A SpanDocument: the span (a validated plain object) plus `startTime`, its start as a date for Kibana.
+      const startTime: SpanDocument['startTime'] = isoFromUs(span.startTimeUs);
+      documents.add(JSON.stringify(span), `"startTime":"${startTime}"`);
+      written.push({ traceId: span.traceId, id: spanDocumentId(span) });
+    }
+    // From here on only the documents' bytes (off the JS heap) wait for Elasticsearch, not the span objects.
+    const sources = documents.documents();
     const days = await this.placeTraces(earliest);
     const items: BulkItem[] = [];
     const failures: StoreFailure[] = [];
-    for (const span of spans) {
-      const day = days.get(span.traceId);
-      if (day === undefined) {
-        failures.push({ id: spanDocumentId(span), reason: 'the trace-id → day lookup could not be written', retryable: true });
-        continue;
-      }
-      // A SpanDocument: the span (a validated plain object) plus `startTime`, its start as a date for Kibana.
-      const startTime: SpanDocument['startTime'] = isoFromUs(span.startTimeUs);
-      items.push({ action: 'index', index: dayIndexName(this.prefix, 'spans', day), id: spanDocumentId(span), source: JSON.stringify(span), extraMembers: `"startTime":"${startTime}"` });
-    }
+    written.forEach(({ traceId, id }, i) => {
+      const day = days.get(traceId);
+      if (day === undefined) failures.push({ id, reason: 'the trace-id → day lookup could not be written', retryable: true });
+      else items.push({ action: 'index', index: dayIndexName(this.prefix, 'spans', day), id, source: sources[i] as Buffer });
+    });
     failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
     return { failures };
   }
@@ -358,9 +364,7 @@ export class ElasticsearchTraceStore implements TraceStore {
         days.set(traceId, cached);
         continue;
       }
-      // A trace's day is its first stored spans' day; later spans of it start at most a day or so away.
-      const months = new Set([-DAY_US, 0, DAY_US].map((offset) => traceDaysIndexName(this.prefix, indexDay(startUs + offset))));
-      for (const index of [...months].sort()) docs.push({ _index: index, _id: traceId });
+      for (const index of this.lookupIndices(startUs)) docs.push({ _index: index, _id: traceId });
     }
     if (docs.length === 0) return days;
     const response = await this.client.mget<TraceDayDocument>({ docs, realtime: true });
@@ -382,8 +386,16 @@ export class ElasticsearchTraceStore implements TraceStore {
    * written is absent (its documents are reported retryable).
    */
   private async placeTraces(earliest: Map<string, number>): Promise<Map<string, string>> {
-    const days = await this.findDays(earliest);
-    const fresh = [...earliest].filter(([traceId]) => !days.has(traceId));
+    // A trace whose lookup can only be in one month's index needs no read first: creating its lookup answers 409
+    // exactly when it is recorded there, and is then read back. That saves a round trip per batch of new traces.
+    const toRead = new Map<string, number>();
+    const fresh: [string, number][] = [];
+    for (const entry of earliest) {
+      if (this.traceDays.has(entry[0]) || this.lookupIndices(entry[1]).length > 1) toRead.set(entry[0], entry[1]);
+      else fresh.push(entry);
+    }
+    const days = await this.findDays(toRead);
+    for (const entry of toRead) if (!days.has(entry[0])) fresh.push(entry);
     if (fresh.length === 0) return days;
     const items: BulkItem[] = fresh.map(([traceId, startUs]) => {
       const day = indexDay(startUs);
@@ -407,6 +419,14 @@ export class ElasticsearchTraceStore implements TraceStore {
     }
     if (conflicted.size > 0) for (const [traceId, day] of await this.findDays(conflicted)) days.set(traceId, day);
     return days;
+  }
+
+  /** lookupIndices: the monthly lookup indices that may record a trace whose spans start at `startUs` (a trace's day is its first stored spans' day; later spans of it start at most a day or so away). */
+  private lookupIndices(startUs: number): string[] {
+    const first = traceDaysIndexName(this.prefix, indexDay(startUs - DAY_US));
+    const last = traceDaysIndexName(this.prefix, indexDay(startUs + DAY_US));
+    if (first === last) return [first];
+    return [...new Set([first, traceDaysIndexName(this.prefix, indexDay(startUs)), last])].sort();
   }
 
   /** dayOfTrace: the recorded day of a trace from the lookup (a search: the month is not known up front). */

@@ -8,7 +8,9 @@ import {
   OpenTraceBuffer,
   OpenTraceLimits,
   Span,
+  SummaryInput,
   TraceStore,
+  compactSpan,
   mergeTraceSummary,
   spanDocumentId,
 } from '@skein/domain';
@@ -161,7 +163,9 @@ export class SpanAssemblerService {
    */
   async handleBatch(batch: BusBatch): Promise<BatchOutcome> {
     await this.waitForRoom();
-    const perRecord: { offset: number; spans: Span[] }[] = [];
+    // Per record, what the open-trace buffer keeps of its spans. The whole spans go to the store and are not held
+    // while it works (the garbage collector's cost grows with what survives); dead letters decode them again.
+    const perRecord: { offset: number; spans: SummaryInput[] }[] = [];
     const spans: Span[] = [];
     for (const record of batch.records) {
       const decoded = decodeSpanMessage(record.value);
@@ -176,18 +180,20 @@ export class SpanAssemblerService {
         this.unsampled.inc(decoded.message.spans.length);
         continue;
       }
-      perRecord.push({ offset: record.offset, spans: decoded.message.spans });
-      spans.push(...decoded.message.spans);
+      perRecord.push({ offset: record.offset, spans: decoded.message.spans.map(heldPart) });
+      for (const span of decoded.message.spans) spans.push(span);
     }
     const last = batch.records[batch.records.length - 1];
-    if (spans.length > 0) {
-      this.received.inc(spans.length);
-      const result = await this.options.store.writeSpans(spans);
+    const spanCount = spans.length;
+    if (spanCount > 0) {
+      this.received.inc(spanCount);
+      // splice: hands the spans over, so this frame does not keep them alive while the store works.
+      const result = await this.options.store.writeSpans(spans.splice(0));
       const retryable = result.failures.filter((failure) => failure.retryable);
       if (retryable.length > 0) throw new RetryableStoreError(`${retryable.length} span(s) refused for now, first: ${retryable[0]?.reason}`);
       const refused = new Map(result.failures.map((failure) => [failure.id, failure.reason]));
-      if (refused.size > 0) await this.deadLetter(batch, perRecord, refused);
-      this.written.inc(spans.length - refused.size);
+      if (refused.size > 0) await this.deadLetter(batch, refused);
+      this.written.inc(spanCount - refused.size);
       const nowMs = this.now();
       for (const { offset, spans: recordSpans } of perRecord) {
         const stored = refused.size === 0 ? recordSpans : recordSpans.filter((span) => !refused.has(spanDocumentId(span)));
@@ -251,14 +257,17 @@ export class SpanAssemblerService {
     if (retryable.size > 0) throw new RetryableStoreError(`${retryable.size} summary(ies) refused for now, first: ${result.failures.find((f) => f.retryable)?.reason}`);
   }
 
-  private async deadLetter(batch: BusBatch, perRecord: { offset: number; spans: Span[] }[], refused: Map<string, string>): Promise<void> {
+  /** deadLetter: the refused spans, decoded again from their records (rare: a mapping conflict), to the dead-letter topic. */
+  private async deadLetter(batch: BusBatch, refused: Map<string, string>): Promise<void> {
     const messages = [];
     const failedAtMs = this.now();
-    for (const { offset, spans } of perRecord) {
-      for (const span of spans) {
+    for (const record of batch.records) {
+      const decoded = decodeSpanMessage(record.value);
+      if (!decoded.ok || !decoded.message.sampled) continue;
+      for (const span of decoded.message.spans) {
         const reason = refused.get(spanDocumentId(span));
         if (reason === undefined) continue;
-        messages.push(encodeDeadLetter({ reason, store: 'trace-store', failedAtMs, source: { topic: batch.topic, partition: batch.partition, offset }, span }));
+        messages.push(encodeDeadLetter({ reason, store: 'trace-store', failedAtMs, source: { topic: batch.topic, partition: batch.partition, offset: record.offset }, span }));
         this.options.logger.error({ traceId: span.traceId, spanId: span.spanId, reason }, 'span refused permanently by the store; sent to the dead-letter topic');
       }
     }
@@ -292,6 +301,13 @@ export class SpanAssemblerService {
       this.options.logger.warn({ err }, 'retention job failed; it runs again at the next interval');
     }
   }
+}
+
+/** heldPart: what the open-trace buffer needs of a span: its compact fields and its tags. */
+function heldPart(span: Span): SummaryInput {
+  const held: SummaryInput = compactSpan(span);
+  held.tags = span.tags;
+  return held;
 }
 
 function sleep(ms: number): Promise<void> {
