@@ -107,6 +107,24 @@ export function pipelineScenario(target: () => ScenarioTarget): void {
     expect(search).toMatchObject({ spanCount: 5, rootService: 'api-gateway', services: ['api-gateway', 'order-service', 'payment-service'] });
   });
 
+  it('serves the same trace through the Zipkin v2 read API (what Zipkin\'s UI calls)', async () => {
+    const { queryUrl } = target();
+    const get = async <T>(path: string): Promise<T> => {
+      const res = await fetch(`${queryUrl}${path}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as T;
+    };
+    type ZipkinSpan = { traceId: string; id: string; parentId?: string; kind?: string; localEndpoint?: { serviceName?: string } };
+    const spans = await get<ZipkinSpan[]>(`/api/v2/trace/${trace.traceId}`);
+    expect(spans.map((span) => span.id).sort()).toEqual(trace.spans.map((span) => span.spanId).sort());
+    const payment = spans.find((span) => span.id === trace.ids.paymentServer);
+    expect(payment).toMatchObject({ traceId: trace.traceId, parentId: trace.ids.orderClient, kind: 'SERVER', localEndpoint: { serviceName: 'payment-service' } });
+    expect(await get<string[]>('/api/v2/services')).toEqual(expect.arrayContaining(['api-gateway', 'order-service', 'payment-service']));
+    expect(await get<string[]>('/api/v2/spans?serviceName=order-service')).toEqual(expect.arrayContaining(['POST /orders']));
+    const traces = await get<ZipkinSpan[][]>('/api/v2/traces?serviceName=payment-service&limit=10');
+    expect(traces.find((found) => found[0]?.traceId === trace.traceId)).toHaveLength(5);
+  });
+
   it('counts the calls in the minute metrics', async () => {
     const { queryUrl, minuteCallsInStore } = target();
     const minute = minuteOf(trace.spans[0]!.startTimeUs);

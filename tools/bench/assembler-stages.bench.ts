@@ -5,6 +5,7 @@
  *
  *   node -r ./tools/register.js tools/bench/assembler-stages.bench.ts [--traces 3000] [--rounds 5]
  */
+import { DocumentWriter, bulkBody, isoFromUs } from '@skein/adapter-elasticsearch';
 import { decodeSpanMessage, encodeSpanMessages } from '@skein/contracts';
 import { OpenTraceBuffer, Span, decodeNativeBatch, mergeTraceSummary, spanDocumentId } from '@skein/domain';
 import { nativeBodies } from './ingest-gateway.bench';
@@ -28,19 +29,22 @@ const stages: Record<string, () => unknown> = {
 };
 const decoded = values.map((v) => (decodeSpanMessage(v) as { message: { spans: Span[] } }).message.spans);
 const all = decoded.flat();
-stages['bulk body: {...span, startTime} + JSON.stringify per line'] = () => {
-  const lines: string[] = [];
-  for (const span of all) lines.push(JSON.stringify({ index: { _index: 'skein-spans-2026-11-22', _id: spanDocumentId(span) } }), JSON.stringify({ ...span, startTime: iso(span.startTimeUs) }));
-  return lines.join('\n');
-};
-stages['bulk body: JSON.stringify(span) + appended startTime'] = () => {
-  const lines: string[] = [];
-  for (const span of all) {
-    const json = JSON.stringify(span);
-    lines.push(`{"index":{"_index":"skein-spans-2026-11-22","_id":${JSON.stringify(spanDocumentId(span))}}}`, `${json.slice(0, -1)},"startTime":"${iso(span.startTimeUs)}"}`);
-  }
-  return Buffer.from(lines.join('\n'));
-};
+// 5,000 spans per bulk, as the assembler's batches.
+const bulks: Span[][] = [];
+for (let i = 0; i < all.length; i += 5000) bulks.push(all.slice(i, i + 5000));
+stages['bulk body, the ES client\'s way ({...span, startTime}, JSON.stringify per line, joined)'] = () =>
+  bulks.map((spans) => {
+    const lines: string[] = [];
+    for (const span of spans) lines.push(JSON.stringify({ index: { _index: 'skein-spans-2026-11-22', _id: spanDocumentId(span) } }), JSON.stringify({ ...span, startTime: iso(span.startTimeUs) }));
+    return Buffer.from(`${lines.join('\n')}\n`);
+  });
+stages['bulk body, ElasticsearchTraceStore (DocumentWriter + bulkBody)'] = () =>
+  bulks.map((spans) => {
+    const documents = new DocumentWriter(spans.length);
+    for (const span of spans) documents.add(JSON.stringify(span), `"startTime":"${isoFromUs(span.startTimeUs)}"`);
+    const sources = documents.documents();
+    return bulkBody(spans.map((span, i) => ({ action: 'index', index: 'skein-spans-2026-11-22', id: spanDocumentId(span), source: sources[i] as Buffer })));
+  });
 stages['open-trace buffer add'] = () => {
   const buffer = new OpenTraceBuffer({ idleMs: 5000, maxOpenTraces: 1e6, maxSpansPerTrace: 10_000, maxOpenSpans: 1e7 });
   decoded.forEach((spans, offset) => buffer.add(0, offset, spans, 0));

@@ -1,2 +1,3 @@
 export * from './elasticsearch-trace-store.adapter';
 export * from './elasticsearch-trace-query';
+export { BulkItem, DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
