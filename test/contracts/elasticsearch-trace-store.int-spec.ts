@@ -13,6 +13,16 @@ function newStore(indexPrefix: string, node = infraFromEnv().elasticsearchUrl): 
   return new ElasticsearchTraceStore({ node, indexPrefix, requestTimeout: 10_000 });
 }
 
+/** recordingStore: a store on its own client (nothing cached), and the decoded path of every request that client sends. */
+function recordingStore(indexPrefix: string): { store: ElasticsearchTraceStore; paths: string[] } {
+  const client = new Client({ node: infraFromEnv().elasticsearchUrl });
+  const paths: string[] = [];
+  client.diagnostic.on('request', (_err, event) => {
+    if (event?.meta.request.params.path !== undefined) paths.push(decodeURIComponent(event.meta.request.params.path));
+  });
+  return { store: new ElasticsearchTraceStore({ client, indexPrefix }), paths };
+}
+
 traceStoreContract('ElasticsearchTraceStore', async () => {
   const store = newStore(uniqueName('t'));
   return { store, cleanup: () => store.deleteAllIndices() };
@@ -97,12 +107,7 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
     expect(await store.writeSpans([...before.spans, ...trace.spans, ...after.spans])).toEqual({ failures: [] });
     await store.refresh();
 
-    const client = new Client({ node: infraFromEnv().elasticsearchUrl });
-    const paths: string[] = [];
-    client.diagnostic.on('request', (_err, event) => {
-      if (event?.meta.request.params.path !== undefined) paths.push(decodeURIComponent(event.meta.request.params.path));
-    });
-    const fresh = new ElasticsearchTraceStore({ client, indexPrefix: prefix });
+    const { store: fresh, paths } = recordingStore(prefix);
     try {
       expect(await fresh.getTraceSpans(trace.traceId)).toHaveLength(5);
       const day = indexDay(trace.spans[0].startTimeUs);
@@ -120,12 +125,7 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
     const known = threeServiceTrace({ startTimeUs: noon15th });
     expect(await store.writeSpans(known.spans.slice(0, 3))).toEqual({ failures: [] });
 
-    const client = new Client({ node: infraFromEnv().elasticsearchUrl });
-    const paths: string[] = [];
-    client.diagnostic.on('request', (_err, event) => {
-      if (event?.meta.request.params.path !== undefined) paths.push(decodeURIComponent(event.meta.request.params.path));
-    });
-    const other = new ElasticsearchTraceStore({ client, indexPrefix: prefix });
+    const { store: other, paths } = recordingStore(prefix);
     try {
       const fresh = threeServiceTrace({ startTimeUs: noon15th + 1_000_000 });
       expect(await other.writeSpans(fresh.spans)).toEqual({ failures: [] });

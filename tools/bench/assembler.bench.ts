@@ -37,6 +37,7 @@
  */
 import { Client } from '@elastic/elasticsearch';
 import type { estypes } from '@elastic/elasticsearch';
+import { isoFromUs } from '@skein/adapter-elasticsearch';
 import { KafkaMessageBus } from '@skein/adapter-kafka';
 import {
   CONSUMER_GROUPS,
@@ -745,7 +746,6 @@ function ceilingBodies(prefix: string, data: Dataset, bulkSpans: number): { bodi
   let lines: string[] = [];
   let spans = 0;
   let docs = 0;
-  const iso = (us: number) => new Date(Math.floor(us / 1000)).toISOString();
   const flush = () => {
     if (lines.length === 0) return;
     bodies.push(`${lines.join('\n')}\n`);
@@ -759,10 +759,10 @@ function ceilingBodies(prefix: string, data: Dataset, bulkSpans: number): { bodi
       const day = indexDay(earliest);
       lines.push(JSON.stringify({ create: { _index: traceDaysIndexName(prefix, day), _id: traceId } }), JSON.stringify({ day }));
       for (const span of traceSpans) {
-        lines.push(JSON.stringify({ index: { _index: dayIndexName(prefix, 'spans', day), _id: spanDocumentId(span) } }), JSON.stringify({ ...span, startTime: iso(span.startTimeUs) }));
+        lines.push(JSON.stringify({ index: { _index: dayIndexName(prefix, 'spans', day), _id: spanDocumentId(span) } }), JSON.stringify({ ...span, startTime: isoFromUs(span.startTimeUs) }));
       }
       const { summary, spans: compact } = mergeTraceSummary(undefined, traceSpans);
-      lines.push(JSON.stringify({ index: { _index: dayIndexName(prefix, 'traces', day), _id: traceId } }), JSON.stringify({ ...summary, startTime: iso(summary.startTimeUs), spans: compact }));
+      lines.push(JSON.stringify({ index: { _index: dayIndexName(prefix, 'traces', day), _id: traceId } }), JSON.stringify({ ...summary, startTime: isoFromUs(summary.startTimeUs), spans: compact }));
       spans += traceSpans.length;
       docs += traceSpans.length + 2;
       if (spans >= bulkSpans) flush();
