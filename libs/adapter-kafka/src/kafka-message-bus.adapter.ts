@@ -22,6 +22,7 @@ import {
   TopicSpec,
 } from '@skein/domain';
 import { registerLz4Codec } from './kafka-lz4.codec';
+import { PartitionLanes } from './partition-lanes';
 
 /** KafkaBusLog: receives kafkajs' own warnings and errors, and the bus's (e.g. a handler that failed). */
 export type KafkaBusLog = (level: 'warn' | 'error', message: string, context?: Record<string, unknown>) => void;
@@ -50,6 +51,13 @@ export interface KafkaMessageBusOptions {
   heartbeatIntervalMs?: number;
   /** maxBytesPerPartition: the most (compressed) bytes one fetch returns per partition, i.e. the size of a consumed batch; default 1 MiB (kafkajs'). */
   maxBytesPerPartition?: number;
+  /**
+   * prefetchBatches: batches per partition a consumer may fetch and queue while one is handled, default 1. The
+   * next fetch then overlaps the handling of the current batches (a store's round trips, the next batch's
+   * decoding) instead of waiting for all of them; 0 fetches only after every batch of the previous fetch is
+   * handled. Memory: up to (prefetchBatches + 2) × maxBytesPerPartition per partition (compressed size; records take more once decompressed).
+   */
+  prefetchBatches?: number;
   /** maxWaitTimeMs: the longest a fetch waits for data; also bounds how long stop() waits on an idle fetch. Default 1000. */
   maxWaitTimeMs?: number;
   /** subscribeTimeoutMs: the most subscribe() waits to join the group and position the consumer, default 90000. */
@@ -96,6 +104,7 @@ export class KafkaMessageBus implements MessageBus {
       heartbeatIntervalMs: 3_000,
       maxWaitTimeMs: 1_000,
       maxBytesPerPartition: 1_048_576,
+      prefetchBatches: 1,
       subscribeTimeoutMs: 90_000,
       redeliveryBackoffMs: 500,
       maxRedeliveryBackoffMs: 10_000,
@@ -318,10 +327,28 @@ interface ProducerSlot {
   retired: boolean;
 }
 
+/** FetchedBatch: a consumed batch queued for the handler, with what committing it afterwards needs. */
+interface FetchedBatch {
+  /** generation: the group join it was fetched in; after a rejoin it is neither handled nor committed. */
+  generation: number;
+  topic: string;
+  partition: number;
+  records: BusRecord[];
+  firstOffset: string;
+  lastOffset: string;
+  /** next: the offset after the batch (control records included), committed once the batch is handled. */
+  next: number;
+  commit: EachBatchPayload['commitOffsetsIfNecessary'];
+  pause: EachBatchPayload['pause'];
+  consumer: Consumer;
+}
+
 /**
- * KafkaSubscription: one consumer of one group on one topic. A batch whose handler throws is not committed: its
- * partition is paused, and after a backoff the consumer seeks back to the batch's first offset and resumes.
- * Other partitions keep flowing meanwhile.
+ * KafkaSubscription: one consumer of one group on one topic. Fetched batches queue per partition
+ * ({@link PartitionLanes}, `prefetchBatches` deep) and are handled in order while the next fetch runs; each is
+ * committed once handled. A batch whose handler throws is not committed, nor is anything after it: the
+ * partition's queue is dropped, the partition paused, and after a backoff the consumer seeks back to the batch's
+ * first offset and resumes. Other partitions keep flowing meanwhile.
  */
 class KafkaSubscription implements BusSubscription {
   private consumer: Consumer | undefined;
@@ -335,8 +362,8 @@ class KafkaSubscription implements BusSubscription {
   private restartDelayMs: number;
   /** committed: per partition, the last offset this member committed (commits only move forward). */
   private readonly committed = new Map<number, number>();
-  /** inFlight: handler runs in progress (pause() waits for them). */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** lanes: per partition, the fetched batches waiting for the handler and the one being handled. */
+  private readonly lanes: PartitionLanes<FetchedBatch>;
 
   constructor(
     private readonly kafka: Kafka,
@@ -347,6 +374,12 @@ class KafkaSubscription implements BusSubscription {
     private readonly onStopped: (s: KafkaSubscription) => void,
   ) {
     this.restartDelayMs = options.redeliveryBackoffMs;
+    this.lanes = new PartitionLanes<FetchedBatch>({
+      prefetch: options.prefetchBatches,
+      concurrency: subscription.partitionsConcurrently ?? 1,
+      handle: (batch) => this.handleFetched(batch),
+      failed: (batch, err) => this.redeliverLater(batch, err),
+    });
   }
 
   /** start: runs the consumer and waits until it has fetched once (joined, assigned, offsets resolved). */
@@ -401,7 +434,9 @@ class KafkaSubscription implements BusSubscription {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     try {
-      // kafkajs' disconnect stops fetching, waits for the batch being handled, then leaves the group.
+      // Queued batches are dropped (uncommitted: whoever owns the partition next reads them again); the ones being
+      // handled finish and commit while the member is still in the group. Then kafkajs stops fetching and leaves.
+      await this.lanes.close();
       await this.consumer?.disconnect();
     } catch (err) {
       this.options.log('warn', `KafkaMessageBus: stopping group "${this.subscription.groupId}" failed: ${errorMessage(err)}`);
@@ -431,6 +466,8 @@ class KafkaSubscription implements BusSubscription {
       this.joins += 1;
       // After a rebalance another member may have committed these partitions: forget what this one committed.
       this.committed.clear();
+      // kafkajs reads every partition again from its last commit: what was queued would be handled twice.
+      this.lanes.reset();
     });
     consumer.on(CRASH, (event: ConsumerCrashEvent) => this.onCrash(consumer, event, onFirst));
     return consumer;
@@ -470,10 +507,15 @@ class KafkaSubscription implements BusSubscription {
     });
   }
 
+  /**
+   * onBatch: queues a fetched batch in its partition's lane and marks it read, so kafkajs fetches on while it is
+   * handled. Waits while the lane is full (backpressure), heartbeating meanwhile. A batch that is not queued (the
+   * partition failed, the group rebalances, the consumer stops) is left unread: it is fetched again.
+   */
   private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause } = payload;
-    // Stopping, or a seek is pending for this partition: leave the batch uncommitted, it is fetched again.
-    if (!isRunning() || isStale()) return;
+    // Stopping, or a seek is pending for this partition: leave the batch unread, it is fetched again.
+    if (!isRunning() || isStale() || this.stopping !== undefined) return;
     const { topic, partition, messages } = batch;
     if (messages.length === 0) return;
     const records: BusRecord[] = [];
@@ -482,36 +524,63 @@ class KafkaSubscription implements BusSubscription {
       if (m.value === null) continue;
       records.push({ offset: Number(m.offset), key: m.key === null ? undefined : m.key.toString('utf8'), value: m.value });
     }
-    const firstOffset = messages[0].offset;
-    let outcome = undefined as BatchOutcome | undefined;
-    // A slow handler (a store catching up) must not look like a dead member: keep heartbeating while it runs.
-    const beat = setInterval(() => void heartbeat().catch(() => undefined), this.options.heartbeatIntervalMs);
-    const handled = (async () => {
-      if (records.length > 0) outcome = (await this.handler({ topic, partition, records })) ?? undefined;
-    })();
-    this.inFlight.add(handled);
+    const fetched: FetchedBatch = {
+      generation: this.joins,
+      topic,
+      partition,
+      records,
+      firstOffset: messages[0].offset,
+      lastOffset: messages[messages.length - 1].offset,
+      next: Number(BigInt(batch.lastOffset()) + 1n),
+      commit: commitOffsetsIfNecessary,
+      pause,
+      consumer,
+    };
+    // A slow handler (a store catching up) must not look like a dead member: heartbeat while waiting for room.
+    // A heartbeat that reports a rebalance ends the wait: kafkajs must rejoin, and will fetch the batch again.
+    let rebalancing!: () => void;
+    const abandon = new Promise<void>((resolve) => (rebalancing = resolve));
+    const beat = setInterval(() => void heartbeat().catch(() => rebalancing()), this.options.heartbeatIntervalMs);
     try {
-      await handled;
-    } catch (err) {
-      this.redeliverLater(consumer, topic, partition, firstOffset, messages[messages.length - 1].offset, err, pause);
-      return;
+      const admission = await this.lanes.admit(partition, fetched, abandon);
+      if (admission === undefined) return;
+      resolveOffset(fetched.lastOffset);
+      if (this.options.prefetchBatches === 0) await admission.handled;
     } finally {
       clearInterval(beat);
-      this.inFlight.delete(handled);
+      rebalancing();
+    }
+  }
+
+  /**
+   * handleFetched: runs the handler on a queued batch, then commits it (only up to the handler's `commitUpTo`,
+   * when it deferred work). Throws when the handler does, so that nothing after the batch is handled before it.
+   */
+  private async handleFetched(fetched: FetchedBatch): Promise<void> {
+    const { topic, partition, records } = fetched;
+    // Fetched before a rejoin: kafkajs reads the partition again from its last commit (maybe in another member).
+    if (fetched.generation !== this.joins) return;
+    let outcome: BatchOutcome | undefined;
+    try {
+      if (records.length > 0) outcome = (await this.handler({ topic, partition, records })) ?? undefined;
+    } catch (err) {
+      if (fetched.generation !== this.joins || this.stopping !== undefined) return;
+      throw err;
     }
     this.backoffMs.delete(partition);
-    // The payload's commit rather than consumer.commitOffsets(): the latter silently skips the commit once stop()
-    // has begun, which would drop the commit of the batch stop() is waiting for. Commit before resolving, so a
-    // failed commit (thrown to kafkajs, which re-fetches) means redelivery rather than a silently lost commit.
+    if (fetched.generation !== this.joins) return;
     // A handler that deferred work (BatchOutcome) gets only the records before its first pending one committed.
-    const next = Number(BigInt(batch.lastOffset()) + 1n);
-    const commitTo = outcome === undefined ? next : Math.min(outcome.commitUpTo, next);
-    if (commitTo > (this.committed.get(partition) ?? -1)) {
-      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: String(commitTo) }] }] });
+    const commitTo = outcome === undefined ? fetched.next : Math.min(outcome.commitUpTo, fetched.next);
+    if (commitTo <= (this.committed.get(partition) ?? -1)) return;
+    try {
+      // The payload's commit rather than consumer.commitOffsets(): the latter silently skips the commit once stop()
+      // has begun, which would drop the commit of a batch stop() is waiting for.
+      await fetched.commit({ topics: [{ topic, partitions: [{ partition, offset: String(commitTo) }] }] });
       this.committed.set(partition, commitTo);
+    } catch (err) {
+      // Not fatal: the next batch's commit covers these records; until then they would be read again (at-least-once).
+      this.options.log('warn', `KafkaMessageBus: commit of group "${this.subscription.groupId}" on ${topic}[${partition}] failed: ${errorMessage(err)}`);
     }
-    resolveOffset(messages[messages.length - 1].offset);
-    await heartbeat();
   }
 
   /** commit: commits deferred offsets of partitions this member handled; a failure (e.g. a rebalance) is logged, not thrown. */
@@ -528,21 +597,18 @@ class KafkaSubscription implements BusSubscription {
     }
   }
 
-  /** pause: stops fetching every partition of the topic and waits for the batches in flight. */
+  /**
+   * pause: stops fetching every partition of the topic, drops the queued batches (not handled, so not committed)
+   * and waits for the ones being handled. There is no resume: pause is the first step of a graceful stop.
+   */
   async pause(): Promise<void> {
     this.consumer?.pause([{ topic: this.subscription.topic }]);
-    await Promise.allSettled([...this.inFlight]);
+    await this.lanes.close();
   }
 
-  private redeliverLater(
-    consumer: Consumer,
-    topic: string,
-    partition: number,
-    firstOffset: string,
-    lastOffset: string,
-    err: unknown,
-    pause: () => () => void,
-  ): void {
+  /** redeliverLater: the partition's lane is blocked; after a backoff the consumer reads again from the failed batch. */
+  private redeliverLater(fetched: FetchedBatch, err: unknown): void {
+    const { consumer, topic, partition, firstOffset, lastOffset } = fetched;
     const delay = this.backoffMs.get(partition) ?? this.options.redeliveryBackoffMs;
     this.backoffMs.set(partition, Math.min(delay * 2, this.options.maxRedeliveryBackoffMs));
     this.options.log(
@@ -551,17 +617,20 @@ class KafkaSubscription implements BusSubscription {
     );
     // Pause rather than throw: a throw makes kafkajs retry the whole fetch loop and, after a few attempts, restart
     // the consumer (a group rebalance); pausing holds back only this partition.
-    const resume = pause();
+    const resume = fetched.pause();
     const joinsAtFailure = this.joins;
     this.later(delay, () => {
       if (consumer !== this.consumer) return;
       try {
-        // The offsets were not resolved, so the next fetch starts at the batch anyway; the seek makes it explicit.
-        // Skipped after a rebalance: the partition may belong to another member that has moved on.
+        // The batches after this one were marked read when queued: the seek makes the next fetch start here.
+        // Skipped after a rebalance: the partition may belong to another member that has moved on, and kafkajs
+        // reads from the last commit anyway.
         if (this.joins === joinsAtFailure) consumer.seek({ topic, partition, offset: firstOffset });
+        this.lanes.unblock(partition);
         resume();
       } catch (seekErr) {
         // The consumer is restarting: it resumes from the committed offset, i.e. this batch, by itself.
+        this.lanes.unblock(partition);
         this.options.log('warn', `KafkaMessageBus: could not resume ${topic}[${partition}]: ${errorMessage(seekErr)}`);
       }
     });

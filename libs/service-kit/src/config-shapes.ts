@@ -43,6 +43,8 @@ export const assemblyShape = {
   SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: env.positiveInt(3),
   /** SKEIN_ASSEMBLER_FETCH_BYTES: most compressed bytes fetched per partition at once (the batch size); smaller = lower latency to searchable, default 524288 (512 KiB). */
   SKEIN_ASSEMBLER_FETCH_BYTES: env.positiveInt(512 * 1024),
+  /** SKEIN_ASSEMBLER_PREFETCH_BATCHES: batches per partition fetched and queued while one is stored (the next fetch overlaps the store's round trips); 0 fetches only after a whole fetch is stored; default 1. */
+  SKEIN_ASSEMBLER_PREFETCH_BATCHES: env.nonNegativeInt(1),
   /** SKEIN_RETENTION_DAYS: whole UTC days of traces kept before today; older daily indices are deleted hourly; 0 keeps everything; default 7. */
   SKEIN_RETENTION_DAYS: env.nonNegativeInt(7),
 };
