@@ -621,16 +621,16 @@ class KafkaSubscription implements BusSubscription {
     const joinsAtFailure = this.joins;
     this.later(delay, () => {
       if (consumer !== this.consumer) return;
+      // Nothing is fetched before this callback ends, so unblocking ahead of the seek lets no batch in early.
+      this.lanes.unblock(partition);
       try {
         // The batches after this one were marked read when queued: the seek makes the next fetch start here.
         // Skipped after a rebalance: the partition may belong to another member that has moved on, and kafkajs
         // reads from the last commit anyway.
         if (this.joins === joinsAtFailure) consumer.seek({ topic, partition, offset: firstOffset });
-        this.lanes.unblock(partition);
         resume();
       } catch (seekErr) {
         // The consumer is restarting: it resumes from the committed offset, i.e. this batch, by itself.
-        this.lanes.unblock(partition);
         this.options.log('warn', `KafkaMessageBus: could not resume ${topic}[${partition}]: ${errorMessage(seekErr)}`);
       }
     });
