@@ -35,16 +35,18 @@ describe('DocumentWriter', () => {
     const writer = new DocumentWriter(1);
     const docs = Array.from({ length: 30 }, (_, i) => ({ i, text: 'ü'.repeat(i * 200) }));
     docs.forEach((doc, i) => expect(writer.add(JSON.stringify(doc), i % 2 === 0 ? `"startTime":"t${i}","n":${i}` : undefined)).toBe(i));
-    const out = writer.documents();
-    expect(out).toHaveLength(30);
-    out.forEach((bytes, i) => expect(JSON.parse(bytes.toString('utf8'))).toEqual(i % 2 === 0 ? { ...docs[i], startTime: `t${i}`, n: i } : docs[i]));
+    const bytes = writer.bytes();
+    expect(writer.end(29)).toBe(bytes.length);
+    docs.forEach((doc, i) => expect(JSON.parse(bytes.toString('utf8', writer.start(i), writer.end(i)))).toEqual(i % 2 === 0 ? { ...doc, startTime: `t${i}`, n: i } : doc));
   });
 
   it('documents written as bytes go into a bulk body unchanged', () => {
     const writer = new DocumentWriter(2);
     writer.add('{"a":"é"}', '"startTime":"x"');
-    const [source] = writer.documents();
-    expect(bulkBody([{ action: 'index', index: 'i', id: '1', source: source as Buffer }]).toString('utf8')).toBe('{"index":{"_index":"i","_id":"1"}}\n{"a":"é","startTime":"x"}\n');
+    writer.add('{"b":2}');
+    const source = writer.bytes();
+    const item = (position: number) => ({ action: 'index' as const, index: 'i', id: String(position), source, sourceStart: writer.start(position), sourceEnd: writer.end(position) });
+    expect(bulkBody([item(1), item(0)]).toString('utf8')).toBe('{"index":{"_index":"i","_id":"1"}}\n{"b":2}\n{"index":{"_index":"i","_id":"0"}}\n{"a":"é","startTime":"x"}\n');
   });
 });
 
@@ -58,9 +60,9 @@ describe('isoFromUs', () => {
     );
   });
 
-  it('is right across a day boundary in both directions (the cached date part is replaced)', () => {
+  it('is right across day and second boundaries in both directions (the cached parts are replaced)', () => {
     const midnight = Date.UTC(2026, 10, 22) * 1000;
-    for (const us of [midnight - 1, midnight, midnight + 1, midnight - 1, midnight + 86_400_000_000 - 1]) {
+    for (const us of [midnight - 1, midnight, midnight + 1, midnight - 1, midnight + 86_400_000_000 - 1, midnight + 999_999, midnight + 1_000_000, midnight + 999_999, midnight + 61_000_000, midnight + 1_000]) {
       expect(isoFromUs(us)).toBe(new Date(Math.floor(us / 1000)).toISOString());
     }
   });

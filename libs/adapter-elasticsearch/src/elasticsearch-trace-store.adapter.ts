@@ -60,6 +60,12 @@ type SpanDocument = Span & { startTime: string };
 type SummaryDocument = TraceSummary & { startTime: string; spans: TraceSummaryState['spans'] };
 type TraceDayDocument = { day: string };
 
+/** summaryDocumentSource: the JSON source of a trace's summary document: the summary, its `startTime` date and its compact spans. */
+export function summaryDocumentSource({ summary, spans }: TraceSummaryState): string {
+  const doc: SummaryDocument = { ...summary, startTime: isoFromUs(summary.startTimeUs), spans };
+  return JSON.stringify(doc);
+}
+
 function describeError(error: estypes.ErrorCause): string {
   const causedBy = error.caused_by ? ` (caused by ${error.caused_by.type}: ${error.caused_by.reason ?? ''})` : '';
   return `${error.type}: ${error.reason ?? ''}${causedBy}`;
@@ -142,25 +148,37 @@ export class ElasticsearchTraceStore implements TraceStore {
     if (spans.length === 0) return { failures: [] };
     const earliest = new Map<string, number>();
     const documents = new DocumentWriter(spans.length);
-    const written: { traceId: string; id: string }[] = [];
+    const traceIds: string[] = [];
+    const ids: string[] = [];
     for (const span of spans) {
       const first = earliest.get(span.traceId);
       if (first === undefined || span.startTimeUs < first) earliest.set(span.traceId, span.startTimeUs);
       // A SpanDocument: the span (a validated plain object) plus `startTime`, its start as a date for Kibana.
       const startTime: SpanDocument['startTime'] = isoFromUs(span.startTimeUs);
       documents.add(JSON.stringify(span), `"startTime":"${startTime}"`);
-      written.push({ traceId: span.traceId, id: spanDocumentId(span) });
+      traceIds.push(span.traceId);
+      ids.push(spanDocumentId(span));
     }
     // From here on only the documents' bytes (off the JS heap) wait for Elasticsearch, not the span objects.
-    const sources = documents.documents();
+    const bytes = documents.bytes();
     const days = await this.placeTraces(earliest);
     const items: BulkItem[] = [];
     const failures: StoreFailure[] = [];
-    written.forEach(({ traceId, id }, i) => {
-      const day = days.get(traceId);
-      if (day === undefined) failures.push({ id, reason: 'the trace-id → day lookup could not be written', retryable: true });
-      else items.push({ action: 'index', index: dayIndexName(this.prefix, 'spans', day), id, source: sources[i] as Buffer });
-    });
+    const indexOfDay = new Map<string, string>();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
+      const day = days.get(traceIds[i] as string);
+      if (day === undefined) {
+        failures.push({ id, reason: 'the trace-id → day lookup could not be written', retryable: true });
+        continue;
+      }
+      let index = indexOfDay.get(day);
+      if (index === undefined) {
+        index = dayIndexName(this.prefix, 'spans', day);
+        indexOfDay.set(day, index);
+      }
+      items.push({ action: 'index', index, id, source: bytes, sourceStart: documents.start(i), sourceEnd: documents.end(i) });
+    }
     failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
     return { failures };
   }
@@ -200,8 +218,7 @@ export class ElasticsearchTraceStore implements TraceStore {
         failures.push({ id: summary.traceId, reason: 'the trace-id → day lookup could not be written', retryable: true });
         continue;
       }
-      const doc: SummaryDocument = { ...summary, startTime: isoFromUs(summary.startTimeUs), spans };
-      items.push({ action: 'index', index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, source: JSON.stringify(doc) });
+      items.push({ action: 'index', index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, source: summaryDocumentSource({ summary, spans }) });
     }
     failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
     return { failures };

@@ -8,10 +8,10 @@ import {
   OpenTraceBuffer,
   OpenTraceLimits,
   Span,
-  SummaryInput,
+  SummarySpan,
   TraceStore,
   compactSpan,
-  mergeTraceSummary,
+  mergeCompactSpans,
   spanDocumentId,
 } from '@skein/domain';
 import { decodeSpanMessage, encodeDeadLetter } from '@skein/contracts';
@@ -163,9 +163,10 @@ export class SpanAssemblerService {
    */
   async handleBatch(batch: BusBatch): Promise<BatchOutcome> {
     await this.waitForRoom();
-    // Per record, what the open-trace buffer keeps of its spans. The whole spans go to the store and are not held
-    // while it works (the garbage collector's cost grows with what survives); dead letters decode them again.
-    const perRecord: { offset: number; spans: SummaryInput[] }[] = [];
+    // Per record, what the open-trace buffer keeps of its spans (compact, made once) and their tags. The whole spans
+    // go to the store and are not held while it works (the garbage collector's cost grows with what survives); dead
+    // letters decode them again.
+    const perRecord: { offset: number; spans: SummarySpan[]; tags: Span['tags'][] }[] = [];
     const spans: Span[] = [];
     for (const record of batch.records) {
       const decoded = decodeSpanMessage(record.value);
@@ -180,8 +181,14 @@ export class SpanAssemblerService {
         this.unsampled.inc(decoded.message.spans.length);
         continue;
       }
-      perRecord.push({ offset: record.offset, spans: decoded.message.spans.map(heldPart) });
-      for (const span of decoded.message.spans) spans.push(span);
+      const held: SummarySpan[] = [];
+      const tags: Span['tags'][] = [];
+      for (const span of decoded.message.spans) {
+        held.push(compactSpan(span));
+        tags.push(span.tags);
+        spans.push(span);
+      }
+      perRecord.push({ offset: record.offset, spans: held, tags });
     }
     const last = batch.records[batch.records.length - 1];
     const spanCount = spans.length;
@@ -195,9 +202,12 @@ export class SpanAssemblerService {
       if (refused.size > 0) await this.deadLetter(batch, refused);
       this.written.inc(spanCount - refused.size);
       const nowMs = this.now();
-      for (const { offset, spans: recordSpans } of perRecord) {
-        const stored = refused.size === 0 ? recordSpans : recordSpans.filter((span) => !refused.has(spanDocumentId(span)));
-        this.buffer.add(batch.partition, offset, stored, nowMs);
+      for (const { offset, spans: recordSpans, tags } of perRecord) {
+        if (refused.size === 0) this.buffer.add(batch.partition, offset, recordSpans, nowMs, tags);
+        else {
+          const stored = recordSpans.map((span, i) => ({ span, tags: tags[i] })).filter(({ span }) => !refused.has(spanDocumentId(span)));
+          this.buffer.add(batch.partition, offset, stored.map(({ span }) => span), nowMs, stored.map(({ tags: spanTags }) => spanTags));
+        }
       }
     }
     if (last !== undefined) this.buffer.handled(batch.partition, last.offset + 1);
@@ -239,7 +249,7 @@ export class SpanAssemblerService {
 
   private async writeSummaries(traces: OpenTrace[]): Promise<void> {
     const previous = await this.options.store.loadSummaryStates(traces.map((trace) => ({ traceId: trace.traceId, startTimeUs: trace.earliestStartUs })));
-    const states = traces.map((trace) => mergeTraceSummary(previous.get(trace.traceId), trace.spans, { tags: trace.tags, truncated: trace.truncated }));
+    const states = traces.map((trace) => mergeCompactSpans(previous.get(trace.traceId), trace.spans, { tags: trace.tags, truncated: trace.truncated }));
     const result = await this.options.store.saveSummaryStates(states);
     const retryable = new Set(result.failures.filter((failure) => failure.retryable).map((failure) => failure.id));
     for (const failure of result.failures) {
@@ -301,13 +311,6 @@ export class SpanAssemblerService {
       this.options.logger.warn({ err }, 'retention job failed; it runs again at the next interval');
     }
   }
-}
-
-/** heldPart: what the open-trace buffer needs of a span: its compact fields and its tags. */
-function heldPart(span: Span): SummaryInput {
-  const held: SummaryInput = compactSpan(span);
-  held.tags = span.tags;
-  return held;
 }
 
 function sleep(ms: number): Promise<void> {

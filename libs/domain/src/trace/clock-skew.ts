@@ -1,5 +1,5 @@
 import { Span, spanEndUs } from '../span/span.model';
-import { AssembledTrace, TraceNode, TreeSpan, assembleTrace } from './trace-tree';
+import { SpanTree, SpanTreeNode, TreeSpan, buildSpanTree } from './trace-tree';
 
 /** SkewSpan: the fields of a span that clock-skew correction reads (a whole {@link Span}, or a summary's compact span). */
 export type SkewSpan = TreeSpan & Pick<Span, 'kind' | 'service' | 'host' | 'durationUs' | 'events'>;
@@ -34,12 +34,12 @@ export interface SkewCorrection<T extends SkewSpan> {
  * window to fit into), servers under a non-client parent, spans inside one process (one clock), and orphans (their
  * caller is not there to compare with). Durations never change. Without recursion and linear in the number of
  * spans, so a very deep trace cannot overflow the stack. The given spans are not mutated. `trace`: the tree of
- * these same spans when the caller has already built it (built here otherwise).
+ * these same spans (or of copies of them) when the caller has already built it (built here otherwise).
  */
-export function correctClockSkew<T extends SkewSpan>(spans: T[], trace: AssembledTrace<T> = assembleTrace(spans)): SkewCorrection<T> {
+export function correctClockSkew<T extends SkewSpan>(spans: T[], trace: SpanTree<SkewSpan> = buildSpanTree(spans)): SkewCorrection<T> {
   const skewUs = new Map<string, number>();
   // Each entry carries the shift its parent ended with (the subtree moves with it).
-  const pending: { node: TraceNode<T>; parent: TraceNode<T> | undefined; inheritedUs: number }[] = trace.roots.map((node) => ({ node, parent: undefined, inheritedUs: 0 }));
+  const pending: { node: SpanTreeNode<SkewSpan>; parent: SpanTreeNode<SkewSpan> | undefined; inheritedUs: number }[] = trace.roots.map((node) => ({ node, parent: undefined, inheritedUs: 0 }));
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { node, parent, inheritedUs } = next;
     const shiftUs = inheritedUs + (parent === undefined ? 0 : correctionUs(node.span, parent.span, inheritedUs));

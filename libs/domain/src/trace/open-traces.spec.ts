@@ -1,11 +1,16 @@
 import { Span } from '../span/span.model';
 import { OpenTraceBuffer, TraceTagSet } from './open-traces';
-import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE } from './trace-summary';
+import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE, compactSpan } from './trace-summary';
 
 const T0_US = Date.UTC(2026, 0, 15, 10, 20) * 1000;
 
 function span(traceId: string, spanId: string, startOffsetUs = 0, tags: Record<string, string> = {}): Span {
   return { traceId, spanId, service: 'svc', operation: 'op', kind: 'server', startTimeUs: T0_US + startOffsetUs, durationUs: 10, error: false, tags };
+}
+
+/** addSpans: adds spans as the span-assembler does: their compact form, their tags apart. */
+function addSpans(buffer: OpenTraceBuffer, partition: number, offset: number, spans: Span[], nowMs: number): void {
+  buffer.add(partition, offset, spans.map(compactSpan), nowMs, spans.map((s) => s.tags));
 }
 
 const A = 'a'.repeat(32);
@@ -14,8 +19,8 @@ const B = 'b'.repeat(32);
 describe('OpenTraceBuffer', () => {
   it('holds a trace until it has been idle for idleMs, the idle clock restarting with every span', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 5_000, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
-    buffer.add(0, 0, [span(A, '1')], 1_000);
-    buffer.add(0, 1, [span(A, '2')], 4_000);
+    addSpans(buffer, 0, 0, [span(A, '1')], 1_000);
+    addSpans(buffer, 0, 1, [span(A, '2')], 4_000);
     expect(buffer.due(8_999, 10)).toEqual([]);
     expect(buffer.due(9_000, 10).map((t) => [t.traceId, t.spans.length])).toEqual([[A, 2]]);
     // `all` (shutdown) takes open traces whatever their idle time.
@@ -24,16 +29,16 @@ describe('OpenTraceBuffer', () => {
 
   it('lists due traces longest idle first, at most `max`', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
-    buffer.add(0, 0, [span(B, '1')], 200);
-    buffer.add(0, 1, [span(A, '1')], 100);
+    addSpans(buffer, 0, 0, [span(B, '1')], 200);
+    addSpans(buffer, 0, 1, [span(A, '1')], 100);
     expect(buffer.due(1_000, 10).map((t) => t.traceId)).toEqual([A, B]);
     expect(buffer.due(1_000, 1).map((t) => t.traceId)).toEqual([A]);
   });
 
   it('lets a partition be committed only up to its oldest record whose trace is still open', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
-    buffer.add(3, 100, [span(A, '1')], 0);
-    buffer.add(3, 101, [span(B, '1')], 50);
+    addSpans(buffer, 3, 100, [span(A, '1')], 0);
+    addSpans(buffer, 3, 101, [span(B, '1')], 50);
     buffer.handled(3, 102);
     expect(buffer.watermark(3)).toBe(100);
     buffer.summarised(buffer.take(buffer.due(20, 10)));
@@ -46,7 +51,7 @@ describe('OpenTraceBuffer', () => {
 
   it('reports each new watermark once', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
-    buffer.add(0, 5, [span(A, '1')], 0);
+    addSpans(buffer, 0, 5, [span(A, '1')], 0);
     buffer.handled(0, 6);
     buffer.handled(1, 9);
     expect(buffer.commitOffsets()).toEqual([
@@ -60,11 +65,11 @@ describe('OpenTraceBuffer', () => {
 
   it('keeps spans that arrived while a summary was being written, with their records still holding the watermark', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
-    buffer.add(0, 0, [span(A, '1', 0, { env: 'prod' })], 0);
+    addSpans(buffer, 0, 0, [span(A, '1', 0, { env: 'prod' })], 0);
     buffer.handled(0, 1);
     const snapshot = buffer.take(buffer.due(100, 10));
     // A late span of the same trace comes in before the summary write finishes.
-    buffer.add(0, 1, [span(A, '2', 5, { env: 'prod', region: 'eu' })], 101);
+    addSpans(buffer, 0, 1, [span(A, '2', 5, { env: 'prod', region: 'eu' })], 101);
     buffer.handled(0, 2);
     buffer.summarised(snapshot);
     expect(buffer.isOpen(A)).toBe(true);
@@ -76,8 +81,8 @@ describe('OpenTraceBuffer', () => {
 
   it('counts a record once per trace even when it is added twice (a redelivered batch)', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
-    buffer.add(0, 7, [span(A, '1')], 0);
-    buffer.add(0, 7, [span(A, '1')], 1);
+    addSpans(buffer, 0, 7, [span(A, '1')], 0);
+    addSpans(buffer, 0, 7, [span(A, '1')], 1);
     buffer.handled(0, 8);
     buffer.summarised(buffer.take(buffer.due(100, 10)));
     expect(buffer.watermark(0)).toBe(8);
@@ -85,9 +90,9 @@ describe('OpenTraceBuffer', () => {
 
   it('is full at maxOpenTraces, and truncates beyond maxSpansPerTrace while keeping the count of held spans bounded', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 2, maxSpansPerTrace: 3, maxOpenSpans: 100 });
-    buffer.add(0, 0, ['1', '2', '3', '4', '5'].map((id) => span(A, id)), 0);
+    addSpans(buffer, 0, 0, ['1', '2', '3', '4', '5'].map((id) => span(A, id)), 0);
     expect(buffer.isFull()).toBe(false);
-    buffer.add(0, 1, [span(B, '1')], 0);
+    addSpans(buffer, 0, 1, [span(B, '1')], 0);
     expect(buffer.isFull()).toBe(true);
     expect(buffer.size).toBe(2);
     expect(buffer.spanCount).toBe(4);
@@ -98,15 +103,15 @@ describe('OpenTraceBuffer', () => {
 
   it('keeps the earliest start of the held spans (to locate the stored summary)', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
-    buffer.add(0, 0, [span(A, '2', 500), span(A, '1', 100)], 0);
+    addSpans(buffer, 0, 0, [span(A, '2', 500), span(A, '1', 100)], 0);
     expect(buffer.due(100, 10)[0]?.earliestStartUs).toBe(T0_US + 100);
   });
 
   it('is full at maxOpenSpans, and counts held spans down as summaries are written', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 100, maxSpansPerTrace: 100, maxOpenSpans: 4 });
-    buffer.add(0, 0, ['1', '2', '3'].map((id) => span(A, id)), 0);
+    addSpans(buffer, 0, 0, ['1', '2', '3'].map((id) => span(A, id)), 0);
     expect(buffer.isFull()).toBe(false);
-    buffer.add(0, 1, [span(B, '1')], 50);
+    addSpans(buffer, 0, 1, [span(B, '1')], 50);
     expect(buffer.isFull()).toBe(true);
     expect(buffer.spanCount).toBe(4);
     buffer.summarised(buffer.take(buffer.due(30, 10)));
@@ -149,12 +154,21 @@ describe('TraceTagSet', () => {
   it('an open trace holds at most MAX_SUMMARY_TAGS distinct tags and is marked truncated beyond, not for repeats', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10_000, maxOpenSpans: 100_000 });
     const many = Object.fromEntries(Array.from({ length: MAX_SUMMARY_TAGS }, (_, i) => [`k${i}`, 'v']));
-    buffer.add(0, 0, [span(A, '1', 0, many)], 0);
-    buffer.add(0, 1, [span(A, '2', 0, { k0: 'v' })], 0);
+    addSpans(buffer, 0, 0, [span(A, '1', 0, many)], 0);
+    addSpans(buffer, 0, 1, [span(A, '2', 0, { k0: 'v' })], 0);
     expect(buffer.due(100, 10)[0]?.truncated).toBe(false);
-    buffer.add(0, 2, [span(A, '3', 0, { extra: 'v' })], 0);
+    addSpans(buffer, 0, 2, [span(A, '3', 0, { extra: 'v' })], 0);
     const [trace] = buffer.due(100, 10);
     expect(trace?.tags.size).toBe(MAX_SUMMARY_TAGS);
     expect(trace?.truncated).toBe(true);
+  });
+
+  it('holds the given span objects themselves, and takes tags only from the tags argument', () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
+    const held = compactSpan(span(A, '1'));
+    buffer.add(0, 0, [held, span(A, '2', 0, { ignored: 'yes' })], 0, [{ env: 'prod' }]);
+    const [trace] = buffer.due(100, 10);
+    expect(trace?.spans[0]).toBe(held);
+    expect([...(trace?.tags ?? [])]).toEqual(['env=prod']);
   });
 });

@@ -1,6 +1,6 @@
 import { PartitionOffset } from '../ports/message-bus.port';
 import { Span } from '../span/span.model';
-import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE, SummarySpan, compactSpan, summaryTag } from './trace-summary';
+import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE, SummarySpan, summaryTag } from './trace-summary';
 
 /** OpenTraceLimits: how long a trace stays open and how much the assembler may hold in memory. */
 export interface OpenTraceLimits {
@@ -113,9 +113,14 @@ export class OpenTraceBuffer {
     return this.traces.size >= this.limits.maxOpenTraces || this.heldSpans >= this.limits.maxOpenSpans;
   }
 
-  /** add: the stored spans of one record (partition, offset); they keep their trace open until it is idle. */
-  add(partition: number, offset: number, spans: Array<SummarySpan & { tags?: Span['tags'] }>, nowMs: number): void {
-    for (const span of spans) {
+  /**
+   * add: the stored spans of one record (partition, offset); they keep their trace open until it is idle. The
+   * span objects are held as given (pass compact ones, `compactSpan`: whatever they carry stays in memory
+   * until the summary is written); `tags[i]` are the tags of `spans[i]`, counted into the trace's tag set.
+   */
+  add(partition: number, offset: number, spans: readonly SummarySpan[], nowMs: number, tags?: readonly (Span['tags'] | undefined)[]): void {
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i] as SummarySpan;
       let trace = this.traces.get(span.traceId);
       if (trace === undefined) {
         trace = { traceId: span.traceId, earliestStartUs: span.startTimeUs, spans: [], tags: new TraceTagSet(), truncated: false, lastSeenMs: nowMs, offsets: [] };
@@ -124,13 +129,13 @@ export class OpenTraceBuffer {
       trace.lastSeenMs = nowMs;
       if (span.startTimeUs < trace.earliestStartUs) trace.earliestStartUs = span.startTimeUs;
       if (trace.spans.length < this.limits.maxSpansPerTrace) {
-        trace.spans.push(compactSpan(span));
+        trace.spans.push(span);
         this.heldSpans++;
       } else trace.truncated = true;
-      const tags = span.tags;
-      for (const key in tags) {
-        if (trace.tags.size < MAX_SUMMARY_TAGS) trace.tags.add(key, tags[key] as string);
-        else if (!trace.tags.has(key, tags[key] as string)) trace.truncated = true;
+      const spanTags = tags?.[i];
+      for (const key in spanTags) {
+        if (trace.tags.size < MAX_SUMMARY_TAGS) trace.tags.add(key, spanTags[key] as string);
+        else if (!trace.tags.has(key, spanTags[key] as string)) trace.truncated = true;
       }
       // The spans of one record mostly share a trace: only its first span of this record registers the offset.
       const last = trace.offsets[trace.offsets.length - 1];

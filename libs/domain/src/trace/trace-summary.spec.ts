@@ -2,7 +2,7 @@ import { threeServiceTrace } from '@skein/testing';
 import { Span } from '../span/span.model';
 import { FIXED_IDS, T0_US, TRACE_A, fixedThreeServiceTrace, makeSpan, spanIdOf } from '../testing/span-fixtures';
 import { correctClockSkew } from './clock-skew';
-import { MAX_SUMMARY_SPANS, SummarySpan, TraceSummary, TraceSummaryState, mergeTraceSummary } from './trace-summary';
+import { MAX_SUMMARY_SPANS, SummarySpan, TraceSummary, TraceSummaryState, compactSpan, mergeCompactSpans, mergeTraceSummary, summaryTag } from './trace-summary';
 
 function span(id: number, parent: number | undefined, offsetUs: number, overrides: Partial<Span> = {}): Span {
   const value = makeSpan({ spanId: spanIdOf(id), startTimeUs: T0_US + offsetUs, operation: `op-${id}`, ...overrides });
@@ -238,6 +238,23 @@ describe('mergeTraceSummary', () => {
       const again = mergeTraceSummary(stored(over), [root]);
       expect(again.summary.truncated).toBe(true);
       expect(again).toEqual(stored(over));
+    });
+  });
+
+  describe('mergeCompactSpans', () => {
+    it('gives the state mergeTraceSummary gives, keeping the given compact spans themselves', () => {
+      const spans = fixedThreeServiceTrace().map((s, i) => ({ ...s, tags: { 'http.status_code': String(200 + i), env: 'prod' } }));
+      const compact = spans.map(compactSpan);
+      const tags = spans.flatMap((s) => Object.entries(s.tags).map(([key, value]) => summaryTag(key, value)));
+      const previous = mergeTraceSummary(undefined, [span(99, undefined, -5)]);
+      const fromCompact = mergeCompactSpans(stored(previous), compact, { tags });
+      expect(fromCompact).toEqual(mergeTraceSummary(stored(previous), spans));
+      expect(compact.every((c) => fromCompact.spans.includes(c))).toBe(true);
+    });
+
+    it('ignores tags carried by the spans themselves (they come in extra.tags)', () => {
+      const withTags = { ...compactSpan(span(1, undefined, 0)), tags: { env: 'prod' } };
+      expect(mergeCompactSpans(undefined, [withTags]).summary.tags).toEqual([]);
     });
   });
 });

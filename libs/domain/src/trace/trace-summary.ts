@@ -1,5 +1,5 @@
 import { Span } from '../span/span.model';
-import { assembleTrace, traceWindowUs } from './trace-tree';
+import { buildSpanTree, traceWindowUs } from './trace-tree';
 import { correctClockSkew } from './clock-skew';
 
 /** TraceSummary: one document per trace, what trace search lists and filters on. */
@@ -90,9 +90,22 @@ function byCodeUnits(a: string, b: string): number {
 
 /**
  * mergeTraceSummary: folds newly stored spans into a trace's summary state. Idempotent: spans are keyed by
- * spanId and tags form a set, so a replayed batch (at-least-once delivery) leaves the summary unchanged.
+ * spanId and tags form a set, so a replayed batch (at-least-once delivery) leaves the summary unchanged. The new
+ * spans are copied to their compact form; their tags (when given) join the summary's.
  */
 export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans: SummaryInput[], extra: SummaryExtra = {}): TraceSummaryState {
+  return merge(previous, spans, extra, false);
+}
+
+/**
+ * mergeCompactSpans: {@link mergeTraceSummary} for spans already in compact form ({@link compactSpan}, e.g. held
+ * by the open-trace buffer): they are kept in the state as given, not copied, and their tags come in `extra`.
+ */
+export function mergeCompactSpans(previous: TraceSummaryState | undefined, spans: SummarySpan[], extra: SummaryExtra = {}): TraceSummaryState {
+  return merge(previous, spans, extra, true);
+}
+
+function merge(previous: TraceSummaryState | undefined, spans: SummaryInput[], extra: SummaryExtra, compact: boolean): TraceSummaryState {
   const byId = new Map<string, SummarySpan>();
   for (const span of previous?.spans ?? []) byId.set(span.spanId, span);
   let truncated = (previous?.summary.truncated ?? false) || extra.truncated === true;
@@ -103,22 +116,24 @@ export function mergeTraceSummary(previous: TraceSummaryState | undefined, spans
     else tags.add(tag);
   }
   for (const span of spans) {
-    const spanTags = span.tags;
-    for (const key in spanTags) {
-      const tag = summaryTag(key, spanTags[key] as string);
-      if (tags.has(tag)) continue;
-      if (tags.size >= MAX_SUMMARY_TAGS) truncated = true;
-      else tags.add(tag);
+    if (!compact) {
+      const spanTags = span.tags;
+      for (const key in spanTags) {
+        const tag = summaryTag(key, spanTags[key] as string);
+        if (tags.has(tag)) continue;
+        if (tags.size >= MAX_SUMMARY_TAGS) truncated = true;
+        else tags.add(tag);
+      }
     }
     if (byId.has(span.spanId)) continue;
     if (byId.size >= MAX_SUMMARY_SPANS) {
       truncated = true;
       continue;
     }
-    byId.set(span.spanId, compactSpan(span));
+    byId.set(span.spanId, compact ? span : compactSpan(span));
   }
   const kept = [...byId.values()];
-  const tree = assembleTrace(kept);
+  const tree = buildSpanTree(kept);
   const skew = correctClockSkew(kept, tree);
   const { startUs, endUs } = traceWindowUs(skew.spans);
   const root = tree.roots.find((node) => !node.orphan)?.span;

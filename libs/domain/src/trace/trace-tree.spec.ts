@@ -1,7 +1,7 @@
 import { threeServiceTrace } from '@skein/testing';
 import { Span } from '../span/span.model';
 import { FIXED_IDS, T0_US, TRACE_A, fixedThreeServiceTrace, makeSpan, mulberry32, spanIdOf } from '../testing/span-fixtures';
-import { AssembledTrace, TraceNode, assembleTrace, flattenTrace, traceWindowUs } from './trace-tree';
+import { AssembledTrace, TraceNode, assembleTrace, buildSpanTree, flattenTrace, traceWindowUs } from './trace-tree';
 
 /** span: span `id` of TRACE_A, child of `parent` (none: a root), starting `offsetUs` after T0. */
 function span(id: number, parent: number | undefined, offsetUs: number, overrides: Partial<Span> = {}): Span {
@@ -251,6 +251,27 @@ describe('assembleTrace', () => {
 
   it('returns an empty trace for no spans', () => {
     expect(assembleTrace([])).toEqual({ traceId: '', roots: [], spanCount: 0, orphanCount: 0, maxDepth: 0 });
+  });
+});
+
+describe('buildSpanTree', () => {
+  it('holds the given span objects (no copies, no rpcIds added) in the same tree assembleTrace builds', () => {
+    const spans = shuffled(fixedThreeServiceTrace(), 3);
+    const tree = buildSpanTree(spans);
+    const assembled = assembleTrace(spans);
+    const ids = (nodes: { span: Span; children: unknown[] }[]): unknown[] => nodes.map((node) => [node.span.spanId, ids(node.children as never)]);
+    expect(ids(tree.roots)).toEqual(ids(assembled.roots));
+    expect(flattenTrace(tree as AssembledTrace).every((node) => spans.includes(node.span))).toBe(true);
+    expect(spans.every((s) => s.rpcId === undefined)).toBe(true);
+    expect([tree.spanCount, tree.orphanCount, tree.maxDepth]).toEqual([assembled.spanCount, assembled.orphanCount, assembled.maxDepth]);
+  });
+
+  it('after a parent cycle, gives its spans and those below them depths from their new roots', () => {
+    // 2 → 3 → 2 is a cycle below nothing; 4 hangs below 3, 5 below the real root 1.
+    const tree = buildSpanTree([span(1, undefined, 0), span(2, 3, 10), span(3, 2, 20), span(4, 3, 30), span(5, 1, 40)]);
+    const depths = Object.fromEntries(flattenTrace(tree as AssembledTrace).map((node) => [parseInt(node.span.spanId, 16), node.depth]));
+    expect(depths).toEqual({ 1: 0, 5: 1, 2: 0, 3: 0, 4: 1 });
+    expect([tree.spanCount, tree.orphanCount, tree.maxDepth]).toEqual([5, 2, 1]);
   });
 });
 
