@@ -99,6 +99,21 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
     await eventually(async () => expect(await store.getTraceSpans(trace.traceId)).toHaveLength(6));
   });
 
+  it('keeps a span\'s given JSON text as its document (plus startTime) instead of serializing the span again', async () => {
+    const trace = threeServiceTrace();
+    const [given, serialized] = trace.spans;
+    // Members in reverse order: only the given text has them so, a serialized span has the object's order.
+    const text = JSON.stringify(Object.fromEntries(Object.entries(given as Span).reverse()));
+    const bytes = Buffer.from(`{"v":2}\n${text}`);
+    expect(await store.writeSpans([given as Span, serialized as Span], [{ bytes, start: bytes.length - Buffer.byteLength(text), end: bytes.length }, undefined])).toEqual({ failures: [] });
+    const index = dayIndexName(prefix, 'spans', indexDay((given as Span).startTimeUs));
+    const source = async (span: Span) => (await raw.get<Record<string, unknown>>({ index, id: `${span.traceId}-${span.spanId}` }))._source as Record<string, unknown>;
+    const givenSource = await source(given as Span);
+    expect(Object.keys(givenSource)).toEqual([...Object.keys(given as Span).reverse(), 'startTime']);
+    expect(givenSource).toEqual({ ...given, startTime: new Date((given as Span).startTimeUs / 1000).toISOString() });
+    expect(Object.keys(await source(serialized as Span))).toEqual([...Object.keys(serialized as Span), 'startTime']);
+  });
+
   it('a lookup by trace id reads the trace-day lookup, then only that one day\'s span index', async () => {
     const trace = threeServiceTrace({ startTimeUs: todayUs() - 3 * DAY_US + 3_600_000_000 });
     // Neighbouring days hold data too, so a wildcard search would have something to touch.

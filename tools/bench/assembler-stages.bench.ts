@@ -1,6 +1,7 @@
 /**
  * assembler-stages.bench: CPU per span of each in-process step of span-assembler, on the assembler bench's
- * traces, without Kafka or Elasticsearch: message decode, span document serialization (NDJSON bulk body),
+ * traces, without Kafka or Elasticsearch: message decode, span documents (NDJSON bulk body: spans serialized,
+ * or their JSON text taken from the messages as writeSpans does),
  * open-trace buffer, summary merge; and all of them together as the assembler runs them in steady state
  * ("whole pipeline": batches of 100 messages decoded, their span documents and bulk body built, their traces
  * held open for `--window` traces and then summarised, summary documents and their bulk body built), with the
@@ -10,7 +11,7 @@
  */
 import { BulkItem, DocumentWriter, bulkBody, isoFromUs, summaryDocumentSource } from '@skein/adapter-elasticsearch';
 import { decodeSpanMessage, encodeSpanMessages } from '@skein/contracts';
-import { OpenTraceBuffer, Span, SummarySpan, compactSpan, decodeNativeBatch, mergeCompactSpans, spanDocumentId } from '@skein/domain';
+import { OpenTraceBuffer, Span, SpanJson, SummarySpan, compactSpan, decodeNativeBatch, mergeCompactSpans, spanDocumentId } from '@skein/domain';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { nativeBodies } from './ingest-gateway.bench';
 
@@ -35,24 +36,36 @@ const iso = (us: number) => new Date(Math.floor(us / 1000)).toISOString();
 const stages: Record<string, () => unknown> = {
   'decode (JSON.parse + validateSpan)': () => values.map((v) => decodeSpanMessage(v)),
 };
-const decoded = values.map((v) => (decodeSpanMessage(v) as { message: { spans: Span[] } }).message.spans);
+const decodedMessages = values.map((v) => decodeSpanMessage(v) as Extract<ReturnType<typeof decodeSpanMessage>, { ok: true }>);
+const decoded = decodedMessages.map((m) => m.message.spans);
 const all = decoded.flat();
+const allJson = decodedMessages.flatMap((m) => m.json);
 // 5,000 spans per bulk, as the assembler's batches.
 const bulks: Span[][] = [];
-for (let i = 0; i < all.length; i += 5000) bulks.push(all.slice(i, i + 5000));
+const bulkJson: (SpanJson | undefined)[][] = [];
+for (let i = 0; i < all.length; i += 5000) {
+  bulks.push(all.slice(i, i + 5000));
+  bulkJson.push(allJson.slice(i, i + 5000));
+}
+/** spanBulkBody: the span bulk body as ElasticsearchTraceStore.writeSpans builds it (the message's span JSON where given). */
+function spanBulkBody(spans: Span[], json: readonly (SpanJson | undefined)[]): Buffer {
+  const documents = new DocumentWriter(spans.length);
+  spans.forEach((span, i) => {
+    const text = json[i];
+    if (text === undefined) documents.add(JSON.stringify(span), `"startTime":"${isoFromUs(span.startTimeUs)}"`);
+    else documents.addBytes(text.bytes, text.start, text.end, `"startTime":"${isoFromUs(span.startTimeUs)}"`);
+  });
+  const bytes = documents.bytes();
+  return bulkBody(spans.map((span, i): BulkItem => ({ action: 'index', index: 'skein-spans-2026-11-22', id: spanDocumentId(span), source: bytes, sourceStart: documents.start(i), sourceEnd: documents.end(i) })));
+}
 stages['bulk body, the ES client\'s way ({...span, startTime}, JSON.stringify per line, joined)'] = () =>
   bulks.map((spans) => {
     const lines: string[] = [];
     for (const span of spans) lines.push(JSON.stringify({ index: { _index: 'skein-spans-2026-11-22', _id: spanDocumentId(span) } }), JSON.stringify({ ...span, startTime: iso(span.startTimeUs) }));
     return Buffer.from(`${lines.join('\n')}\n`);
   });
-stages['bulk body, ElasticsearchTraceStore (DocumentWriter + bulkBody)'] = () =>
-  bulks.map((spans) => {
-    const documents = new DocumentWriter(spans.length);
-    for (const span of spans) documents.add(JSON.stringify(span), `"startTime":"${isoFromUs(span.startTimeUs)}"`);
-    const bytes = documents.bytes();
-    return bulkBody(spans.map((span, i): BulkItem => ({ action: 'index', index: 'skein-spans-2026-11-22', id: spanDocumentId(span), source: bytes, sourceStart: documents.start(i), sourceEnd: documents.end(i) })));
-  });
+stages['bulk body, ElasticsearchTraceStore, spans serialized (DocumentWriter + bulkBody)'] = () => bulks.map((spans) => spanBulkBody(spans, []));
+stages['bulk body, ElasticsearchTraceStore, span JSON from the messages'] = () => bulks.map((spans, i) => spanBulkBody(spans, bulkJson[i] as (SpanJson | undefined)[]));
 stages['open-trace buffer add'] = () => {
   const buffer = new OpenTraceBuffer({ idleMs: 5000, maxOpenTraces: 1e6, maxSpansPerTrace: 10_000, maxOpenSpans: 1e7 });
   decoded.forEach((spans, offset) => buffer.add(0, offset, spans.map(compactSpan), 0, spans.map((span) => span.tags)));
@@ -84,16 +97,15 @@ stages['whole pipeline (decode, documents, buffer, summaries; steady state)'] = 
   for (let first = 0, batch = 0; first < values.length; first += MESSAGES_PER_BATCH, batch++) {
     const perRecord: { offset: number; spans: SummarySpan[]; tags: Span['tags'][] }[] = [];
     const spans: Span[] = [];
+    const json: (SpanJson | undefined)[] = [];
     for (let offset = first; offset < Math.min(first + MESSAGES_PER_BATCH, values.length); offset++) {
       const decoded = decodeSpanMessage(values[offset] as Buffer);
       if (!decoded.ok) throw new Error('bench message did not decode');
       perRecord.push({ offset, spans: decoded.message.spans.map(compactSpan), tags: decoded.message.spans.map((span) => span.tags) });
       for (const span of decoded.message.spans) spans.push(span);
+      for (const text of decoded.json) json.push(text);
     }
-    const documents = new DocumentWriter(spans.length);
-    for (const span of spans) documents.add(JSON.stringify(span), `"startTime":"${isoFromUs(span.startTimeUs)}"`);
-    const source = documents.bytes();
-    bytes += bulkBody(spans.map((span, i): BulkItem => ({ action: 'index', index: 'skein-spans-2026-11-22', id: spanDocumentId(span), source, sourceStart: documents.start(i), sourceEnd: documents.end(i) }))).length;
+    bytes += spanBulkBody(spans, json).length;
     for (const { offset, spans: held, tags } of perRecord) buffer.add(0, offset, held, batch, tags);
     buffer.handled(0, first + MESSAGES_PER_BATCH);
     flush(batch, false);

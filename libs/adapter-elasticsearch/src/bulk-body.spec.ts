@@ -40,6 +40,21 @@ describe('DocumentWriter', () => {
     docs.forEach((doc, i) => expect(JSON.parse(bytes.toString('utf8', writer.start(i), writer.end(i)))).toEqual(i % 2 === 0 ? { ...doc, startTime: `t${i}`, n: i } : doc));
   });
 
+  it('takes documents already encoded (a range of a Buffer or of another byte array), with extra members, beside serialized ones', () => {
+    const writer = new DocumentWriter(1);
+    const message = Buffer.from('head\n{"a":"é ✓","n":1}\n{"b":[1,2]}');
+    const first = { start: 5, end: 5 + Buffer.byteLength('{"a":"é ✓","n":1}') };
+    expect(writer.addBytes(message, first.start, first.end, '"startTime":"t0"')).toBe(0);
+    expect(writer.add('{"c":3}', '"startTime":"t1"')).toBe(1);
+    expect(writer.addBytes(new Uint8Array(message), first.end + 1, message.length)).toBe(2);
+    const bytes = writer.bytes();
+    expect([0, 1, 2].map((i) => JSON.parse(bytes.toString('utf8', writer.start(i), writer.end(i))) as unknown)).toEqual([
+      { a: 'é ✓', n: 1, startTime: 't0' },
+      { c: 3, startTime: 't1' },
+      { b: [1, 2] },
+    ]);
+  });
+
   it('documents written as bytes go into a bulk body unchanged', () => {
     const writer = new DocumentWriter(2);
     writer.add('{"a":"é"}', '"startTime":"x"');

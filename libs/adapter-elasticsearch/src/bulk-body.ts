@@ -52,9 +52,12 @@ class Utf8Writer {
   }
 
   /** writeBytes: appends `bytes[start, end)`. */
-  writeBytes(bytes: Buffer, start: number, end: number): void {
+  writeBytes(bytes: Uint8Array, start: number, end: number): void {
     this.reserve(end - start);
-    this.length += bytes.copy(this.buffer, this.length, start, end);
+    // Buffer#copy needs no view of the range (a view per span was measurable); other byte arrays get one.
+    if (Buffer.isBuffer(bytes)) bytes.copy(this.buffer, this.length, start, end);
+    else this.buffer.set(bytes.subarray(start, end), this.length);
+    this.length += end - start;
   }
 
   /** unwrite: drops the last `bytes` bytes written (ASCII ones: a closing brace). */
@@ -91,6 +94,19 @@ export class DocumentWriter {
   /** add: appends one document (a JSON object text) and, if given, `extraMembers` (`"a":1,"b":2`) inside it; returns its position. */
   add(json: string, extraMembers?: string): number {
     this.writer.write(json);
+    return this.close(extraMembers);
+  }
+
+  /**
+   * addBytes: as {@link add}, for a document already encoded: `bytes[start, end)`, a JSON object text (non-empty:
+   * at least one member, and its last byte the closing brace).
+   */
+  addBytes(bytes: Uint8Array, start: number, end: number, extraMembers?: string): number {
+    this.writer.writeBytes(bytes, start, end);
+    return this.close(extraMembers);
+  }
+
+  private close(extraMembers: string | undefined): number {
     if (extraMembers !== undefined) {
       this.writer.unwrite(1); // the closing brace
       this.writer.write(`,${extraMembers}}`);

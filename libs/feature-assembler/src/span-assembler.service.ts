@@ -8,6 +8,7 @@ import {
   OpenTraceBuffer,
   OpenTraceLimits,
   Span,
+  SpanJson,
   SummarySpan,
   TraceStore,
   compactSpan,
@@ -168,6 +169,8 @@ export class SpanAssemblerService {
     // letters decode them again.
     const perRecord: { offset: number; spans: SummarySpan[]; tags: Span['tags'][] }[] = [];
     const spans: Span[] = [];
+    // Each span's JSON text in its message, where the store can keep it as it is (no second serialization).
+    const json: (SpanJson | undefined)[] = [];
     for (const record of batch.records) {
       const decoded = decodeSpanMessage(record.value);
       if (!decoded.ok) {
@@ -188,6 +191,7 @@ export class SpanAssemblerService {
         tags.push(span.tags);
         spans.push(span);
       }
+      for (const text of decoded.json) json.push(text);
       perRecord.push({ offset: record.offset, spans: held, tags });
     }
     const last = batch.records[batch.records.length - 1];
@@ -195,7 +199,7 @@ export class SpanAssemblerService {
     if (spanCount > 0) {
       this.received.inc(spanCount);
       // splice: hands the spans over, so this frame does not keep them alive while the store works.
-      const result = await this.options.store.writeSpans(spans.splice(0));
+      const result = await this.options.store.writeSpans(spans.splice(0), json.splice(0));
       const retryable = result.failures.filter((failure) => failure.retryable);
       if (retryable.length > 0) throw new RetryableStoreError(`${retryable.length} span(s) refused for now, first: ${retryable[0]?.reason}`);
       const refused = new Map(result.failures.map((failure) => [failure.id, failure.reason]));

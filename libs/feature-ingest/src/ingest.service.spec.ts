@@ -98,7 +98,7 @@ describe('IngestService', () => {
     expect([...byKey.keys()].sort()).toEqual([a.traceId, b.traceId].sort());
     for (const trace of [a, b]) {
       const decoded = decodeSpanMessage((byKey.get(trace.traceId) as BusRecord).value);
-      expect(decoded).toEqual({ ok: true, message: { v: 1, traceId: trace.traceId, sampled: true, spans: trace.spans } });
+      expect(decoded).toEqual({ ok: true, message: { v: 2, traceId: trace.traceId, sampled: true, spans: trace.spans }, json: trace.spans.map(() => expect.anything()) });
     }
     expect(await counter(registry, 'skein_ingest_spans_received_total', { protocol: 'native' })).toBe(10);
     expect(await counter(registry, 'skein_ingest_spans_accepted_total', { route: 'trace' })).toBe(10);

@@ -20,6 +20,17 @@ export interface StoreWriteResult {
   failures: StoreFailure[];
 }
 
+/**
+ * SpanJson: a span's JSON text as bytes the caller already has (a consumed topic message): `bytes[start, end)` is
+ * one JSON object whose value is exactly the span, so a store may keep those bytes instead of serializing the span
+ * again. The caller guarantees the equality (see `SpanValidationMode` `reuse`).
+ */
+export interface SpanJson {
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+}
+
 /** TraceSort: the order of search results: newest/oldest by start, longest/shortest by whole-trace duration, most/fewest spans. */
 export type TraceSort = 'newest' | 'oldest' | 'longest' | 'shortest' | 'most_spans' | 'fewest_spans';
 
@@ -60,8 +71,11 @@ export interface TraceLocator {
 export interface TraceStore {
   /** ensureSchema: creates index templates (or equivalent); safe to call at every start. */
   ensureSchema(): Promise<void>;
-  /** writeSpans: stores spans under ids derived from traceId+spanId, so a replay overwrites instead of duplicating. */
-  writeSpans(spans: Span[]): Promise<StoreWriteResult>;
+  /**
+   * writeSpans: stores spans under ids derived from traceId+spanId, so a replay overwrites instead of duplicating.
+   * `json[i]`, when given, is span i's JSON text ({@link SpanJson}); a store may use it or ignore it.
+   */
+  writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult>;
   /** loadSummaryStates: current summary states (read-your-writes, no refresh delay) of the given traces. */
   loadSummaryStates(traces: TraceLocator[]): Promise<Map<string, TraceSummaryState>>;
   /** saveSummaryStates: stores summary states, one document per trace. */

@@ -100,6 +100,51 @@ describe('validateSpan', () => {
     });
   });
 
+  describe("mode 'reuse'", () => {
+    const complete = () =>
+      raw({ kind: 'server', error: false, tags: { 'http.method': 'GET' }, resource: { 'host.name': 'h-1' }, scope: { name: 'lib', version: '1' }, events: [{ timeUs: START_US, name: 'retry', attributes: { n: '1' } }], links: [{ traceId: TRACE_ID, spanId: PARENT_ID, attributes: {} }] });
+
+    it('returns input already in normal form itself, nested objects included', () => {
+      const input = complete();
+      const result = validateSpan(input, 'spans[0]', DEFAULT_SPAN_LIMITS, 'reuse');
+      expect(result.ok && result.span).toBe(input);
+      // The copy mode gives an equal span that is a new object.
+      const copied = validateSpan(input, 'spans[0]');
+      expect(copied).toEqual({ ok: true, span: input });
+      expect(copied.ok && copied.span).not.toBe(input);
+    });
+
+    it.each([
+      ['an upper-case id', { spanId: SPAN_ID.toUpperCase() }],
+      ['a default to fill (kind)', { kind: undefined }],
+      ['a default to fill (error)', { error: undefined }],
+      ['a null optional field', { host: null }],
+      ['an unknown field', { extra: 1 }],
+      ['a numeric tag', { tags: { retries: 3 } }],
+      ['an event without attributes', { events: [{ timeUs: START_US, name: 'retry' }] }],
+      ['a link with an upper-case id', { links: [{ traceId: TRACE_ID.toUpperCase(), spanId: PARENT_ID, attributes: {} }] }],
+      ['a scope with an unknown member', { scope: { name: 'lib', extra: 'x' } }],
+    ])('copies input with %s, normalised as in copy mode', (_label, overrides: Record<string, unknown>) => {
+      const input: Record<string, unknown> = { ...complete(), ...overrides };
+      for (const key of Object.keys(overrides)) if (overrides[key] === undefined) delete input[key];
+      const result = validateSpan(input, 'spans[0]', DEFAULT_SPAN_LIMITS, 'reuse');
+      expect(result.ok && result.span).not.toBe(input);
+      expect(result).toEqual(validateSpan(input, 'spans[0]'));
+    });
+
+    it('keeps the nested objects that are in normal form when the span itself is copied', () => {
+      const input: Record<string, unknown> = { ...complete(), spanId: SPAN_ID.toUpperCase() };
+      const result = validateSpan(input, 'spans[0]', DEFAULT_SPAN_LIMITS, 'reuse');
+      expect(result.ok && result.span.tags).toBe(input['tags']);
+      expect(result.ok && result.span.spanId).toBe(SPAN_ID);
+    });
+
+    it('reports the same violations as copy mode', () => {
+      const input = raw({ tags: { long: 'x'.repeat(DEFAULT_SPAN_LIMITS.maxTagValueLength + 1) }, durationUs: -1 });
+      expect(validateSpan(input, 'spans[0]', DEFAULT_SPAN_LIMITS, 'reuse')).toEqual(validateSpan(input, 'spans[0]'));
+    });
+  });
+
   describe('non-object input', () => {
     it.each([
       ['null', null],

@@ -61,7 +61,18 @@ interface Check {
   path: string;
   limits: SpanLimits;
   violations: SpanViolation[];
+  /** reuse: nested objects already in normal form are returned as they are, not copied ({@link SpanValidationMode}). */
+  reuse: boolean;
 }
+
+/**
+ * SpanValidationMode: what validateSpan returns for input already in normal form. `copy` (the default): always a
+ * new span. `reuse`: the input itself, and its tags, resource, events and links, when nothing had to be normalised
+ * (no id lower-cased, no default filled, no null, no unknown field, every attribute a string): then the span is
+ * the input, and JSON text the input was parsed from is a valid encoding of the span. For input the caller owns
+ * and will not change (a parsed topic message).
+ */
+export type SpanValidationMode = 'copy' | 'reuse';
 
 function fail(check: Check, field: string, message: string): void {
   check.violations.push({ path: `${check.path}.${field}`, message });
@@ -110,8 +121,9 @@ function attributes(check: Check, field: string, raw: unknown, maxValueLength: n
     return undefined;
   }
   const { maxTags, maxNameLength } = check.limits;
-  const out: Attributes = {};
   const keys = Object.keys(raw);
+  if (check.reuse && keys.length <= maxTags && normalAttributes(raw, keys, maxNameLength, maxValueLength)) return raw as Attributes;
+  const out: Attributes = {};
   const noun = field === 'tags' ? 'tag' : 'attribute';
   if (keys.length > maxTags) fail(check, field, `more than ${maxTags} ${noun}s`);
   for (const key of keys) {
@@ -124,6 +136,15 @@ function attributes(check: Check, field: string, raw: unknown, maxValueLength: n
     } else fail(check, `${field}.${key}`, 'must be a string, number or boolean');
   }
   return out;
+}
+
+/** normalAttributes: every key within limits and every value a string within limits (nothing to convert or refuse). */
+function normalAttributes(raw: Record<string, unknown>, keys: string[], maxKeyLength: number, maxValueLength: number): boolean {
+  for (const key of keys) {
+    const value = raw[key];
+    if (key.length === 0 || key.length > maxKeyLength || typeof value !== 'string' || value.length > maxValueLength) return false;
+  }
+  return true;
 }
 
 function optionalText(check: Check, field: string, max: number): string | undefined {
@@ -147,6 +168,7 @@ function list<T>(check: Check, field: string, max: number, item: (check: Check, 
     return undefined;
   }
   const out: T[] = [];
+  let unchanged = true;
   for (let index = 0; index < raw.length; index++) {
     const entry: unknown = raw[index];
     const at = `${field}[${index}]`;
@@ -154,9 +176,27 @@ function list<T>(check: Check, field: string, max: number, item: (check: Check, 
     else {
       const value = item(check, entry, at);
       if (value !== undefined) out.push(value);
+      unchanged &&= value === entry;
     }
   }
-  return out;
+  return check.reuse && unchanged ? (raw as T[]) : out;
+}
+
+/** normalOrCopy: in reuse mode, `raw` itself when it has exactly the members of its normal form `normal`, else `normal`. */
+function normalOrCopy<T extends object>(check: Check, raw: Record<string, unknown>, normal: T): T {
+  return check.reuse && sameMembers(raw, normal) ? (raw as T) : normal;
+}
+
+/** sameMembers: `input` has exactly the members of `normal`, each identical (its normal form changed nothing). */
+function sameMembers(input: Record<string, unknown>, normal: object): boolean {
+  let inputMembers = 0;
+  for (const key in input) {
+    inputMembers++;
+    if (input[key] !== (normal as Record<string, unknown>)[key]) return false;
+  }
+  let normalMembers = 0;
+  for (const _member in normal) normalMembers++;
+  return inputMembers === normalMembers;
 }
 
 function event(check: Check, raw: Record<string, unknown>, at: string): SpanEvent | undefined {
@@ -166,7 +206,7 @@ function event(check: Check, raw: Record<string, unknown>, at: string): SpanEven
   if (typeof timeUs !== 'number' || !Number.isInteger(timeUs) || timeUs < MIN_START_US || timeUs > MAX_START_US) fail(check, `${at}.timeUs`, 'must be an integer of microseconds since the epoch');
   else if (typeof eventName !== 'string' || eventName.length === 0 || eventName.length > maxNameLength) fail(check, `${at}.name`, `must be a string of 1 to ${maxNameLength} characters`);
   // Events carry stack traces (exception.stacktrace), which routinely pass the tag limit: they get 8 times as much.
-  else return { timeUs, name: eventName, attributes: attributes(check, `${at}.attributes`, raw['attributes'], maxTagValueLength * 8) ?? {} };
+  else return normalOrCopy(check, raw, { timeUs, name: eventName, attributes: attributes(check, `${at}.attributes`, raw['attributes'], maxTagValueLength * 8) ?? {} });
   return undefined;
 }
 
@@ -175,20 +215,21 @@ function link(check: Check, raw: Record<string, unknown>, at: string): SpanLink 
   const linkSpan = typeof raw['spanId'] === 'string' ? spanIdOf(raw['spanId']) : undefined;
   if (linkTrace === undefined) fail(check, `${at}.traceId`, 'must be 16 or 32 hex characters');
   else if (linkSpan === undefined) fail(check, `${at}.spanId`, 'must be 16 hex characters');
-  else return { traceId: linkTrace, spanId: linkSpan, attributes: attributes(check, `${at}.attributes`, raw['attributes'], check.limits.maxTagValueLength) ?? {} };
+  else return normalOrCopy(check, raw, { traceId: linkTrace, spanId: linkSpan, attributes: attributes(check, `${at}.attributes`, raw['attributes'], check.limits.maxTagValueLength) ?? {} });
   return undefined;
 }
 
 /**
  * validateSpan: checks one untrusted JSON value against the span model and returns a normalised {@link Span}
- * (ids lower-cased, defaults filled) or every violation, each naming the field under `path`.
+ * (ids lower-cased, defaults filled) or every violation, each naming the field under `path`. `mode` (default
+ * `copy`): see {@link SpanValidationMode}.
  */
-export function validateSpan(input: unknown, path: string, limits: SpanLimits = DEFAULT_SPAN_LIMITS): SpanValidationResult {
+export function validateSpan(input: unknown, path: string, limits: SpanLimits = DEFAULT_SPAN_LIMITS, mode: SpanValidationMode = 'copy'): SpanValidationResult {
   if (!isRecord(input)) {
     return { ok: false, violations: [{ path, message: 'must be a JSON object' }] };
   }
   const violations: SpanViolation[] = [];
-  const check: Check = { input, path, limits, violations };
+  const check: Check = { input, path, limits, violations, reuse: mode === 'reuse' };
   const traceId = id(check, 'traceId', traceIdOf, '16 or 32 hex characters', true);
   const spanId = id(check, 'spanId', spanIdOf, '16 hex characters', true);
   const parentSpanId = id(check, 'parentSpanId', spanIdOf, '16 hex characters', false);
@@ -226,7 +267,7 @@ export function validateSpan(input: unknown, path: string, limits: SpanLimits = 
       fail(check, 'scope', 'must be {"name": string, "version"?: string}');
     } else if (raw['name'].length > limits.maxNameLength || String(raw['version'] ?? '').length > limits.maxNameLength) {
       fail(check, 'scope', `name and version must have at most ${limits.maxNameLength} characters`);
-    } else scope = raw['version'] === undefined ? { name: raw['name'] } : { name: raw['name'], version: raw['version'] as string };
+    } else scope = normalOrCopy(check, raw, raw['version'] === undefined ? { name: raw['name'] } : { name: raw['name'], version: raw['version'] as string });
   }
   const events = list(check, 'events', limits.maxEvents, event);
   const links = list(check, 'links', limits.maxLinks, link);
@@ -252,5 +293,5 @@ export function validateSpan(input: unknown, path: string, limits: SpanLimits = 
   if (scope !== undefined) span.scope = scope;
   if (events !== undefined) span.events = events;
   if (links !== undefined) span.links = links;
-  return { ok: true, span };
+  return { ok: true, span: normalOrCopy(check, input, span) };
 }

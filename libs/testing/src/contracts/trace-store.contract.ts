@@ -105,6 +105,28 @@ export function traceStoreContract(name: string, factory: () => Promise<TraceSto
       expect(stored.find((span) => span.spanId === trace.ids.gatewayServer)?.parentSpanId).toBeUndefined();
     });
 
+    it('stores spans given with their JSON text (as a consumed topic message has it) like serialized ones', async () => {
+      const trace = threeServiceTrace({ paymentError: true });
+      // The JSON text of each span in one shared buffer, members in another order than the span object's, some
+      // spans without text (normalised ones): a store may keep the text as it is or ignore it.
+      const texts = trace.spans.map((span) => JSON.stringify(Object.fromEntries(Object.entries(span).reverse())));
+      const bytes = Buffer.from(`header\n${texts.join('\n')}`);
+      let at = 'header\n'.length;
+      const json = texts.map((text, i) => {
+        const range = { bytes, start: at, end: at + Buffer.byteLength(text) };
+        at = range.end + 1;
+        return i % 2 === 0 ? range : undefined;
+      });
+      expect(await store.writeSpans(trace.spans, json)).toEqual({ failures: [] });
+
+      const stored = await eventually(async () => {
+        const spans = await store.getTraceSpans(trace.traceId);
+        expect(spans).toHaveLength(trace.spans.length);
+        return spans;
+      });
+      expect(stored).toEqual([...trace.spans].sort(byStartThenId));
+    });
+
     it('overwrites replayed spans instead of duplicating them', async () => {
       const trace = threeServiceTrace();
       expect(await store.writeSpans(trace.spans)).toEqual({ failures: [] });
