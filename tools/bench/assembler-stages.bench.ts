@@ -9,7 +9,7 @@
  *
  *   node -r ./tools/register.js tools/bench/assembler-stages.bench.ts [--traces 3000] [--rounds 5] [--window 2000]
  */
-import { BulkItem, DocumentWriter, bulkBody, isoFromUs, summaryDocumentSource } from '@skein/adapter-elasticsearch';
+import { BulkItem, DocumentWriter, addSpanDocument, bulkBody, summaryDocumentSource } from '@skein/adapter-elasticsearch';
 import { decodeSpanMessage, encodeSpanMessages } from '@skein/contracts';
 import { OpenTraceBuffer, Span, SpanJson, SummarySpan, compactSpan, decodeNativeBatch, mergeCompactSpans, spanDocumentId } from '@skein/domain';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -50,11 +50,7 @@ for (let i = 0; i < all.length; i += 5000) {
 /** spanBulkBody: the span bulk body as ElasticsearchTraceStore.writeSpans builds it (the message's span JSON where given). */
 function spanBulkBody(spans: Span[], json: readonly (SpanJson | undefined)[]): Buffer {
   const documents = new DocumentWriter(spans.length);
-  spans.forEach((span, i) => {
-    const text = json[i];
-    if (text === undefined) documents.add(JSON.stringify(span), `"startTime":"${isoFromUs(span.startTimeUs)}"`);
-    else documents.addBytes(text.bytes, text.start, text.end, `"startTime":"${isoFromUs(span.startTimeUs)}"`);
-  });
+  spans.forEach((span, i) => addSpanDocument(documents, span, json[i]));
   const bytes = documents.bytes();
   return bulkBody(spans.map((span, i): BulkItem => ({ action: 'index', index: 'skein-spans-2026-11-22', id: spanDocumentId(span), source: bytes, sourceStart: documents.start(i), sourceEnd: documents.end(i) })));
 }

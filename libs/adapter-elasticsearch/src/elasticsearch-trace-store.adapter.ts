@@ -67,6 +67,17 @@ export function summaryDocumentSource({ summary, spans }: TraceSummaryState): st
   return JSON.stringify(doc);
 }
 
+/**
+ * addSpanDocument: appends a span's document to `documents`: the span (a validated plain object) plus `startTime`,
+ * its start as a date for Kibana. The span's JSON text from the topic message, when given ({@link SpanJson}), is
+ * used as it is: serializing spans again was the largest part of the assembler's own CPU.
+ */
+export function addSpanDocument(documents: DocumentWriter, span: Span, text: SpanJson | undefined): void {
+  const startTime: SpanDocument['startTime'] = isoFromUs(span.startTimeUs);
+  if (text === undefined) documents.add(JSON.stringify(span), `"startTime":"${startTime}"`);
+  else documents.addBytes(text.bytes, text.start, text.end, `"startTime":"${startTime}"`);
+}
+
 function describeError(error: estypes.ErrorCause): string {
   const causedBy = error.caused_by ? ` (caused by ${error.caused_by.type}: ${error.caused_by.reason ?? ''})` : '';
   return `${error.type}: ${error.reason ?? ''}${causedBy}`;
@@ -155,13 +166,7 @@ export class ElasticsearchTraceStore implements TraceStore {
       const span = spans[i] as Span;
       const first = earliest.get(span.traceId);
       if (first === undefined || span.startTimeUs < first) earliest.set(span.traceId, span.startTimeUs);
-      // A SpanDocument: the span (a validated plain object) plus `startTime`, its start as a date for Kibana. The
-      // span's JSON text from the topic message, when given, is used as it is: serializing spans again was the
-      // largest part of the assembler's own CPU.
-      const startTime: SpanDocument['startTime'] = isoFromUs(span.startTimeUs);
-      const text = json?.[i];
-      if (text === undefined) documents.add(JSON.stringify(span), `"startTime":"${startTime}"`);
-      else documents.addBytes(text.bytes, text.start, text.end, `"startTime":"${startTime}"`);
+      addSpanDocument(documents, span, json?.[i]);
       traceIds.push(span.traceId);
       ids.push(spanDocumentId(span));
     }
