@@ -285,7 +285,9 @@ describe('SpanAssemblerService', () => {
 
   it('sends a span refused permanently to the dead-letter topic with the reason and the original span', async () => {
     const a = threeServiceTrace({ startTimeUs: T0_US });
-    const bad = a.spans[3];
+    // A tag only the refused span has: the summary (of the stored spans) must not list it.
+    const bad = { ...a.spans[3], tags: { ...a.spans[3].tags, 'only.refused': 'yes' } };
+    a.spans[3] = bad;
     store.refuseSpans.set(spanDocumentId(bad), { reason: 'mapper_parsing_exception: failed to parse field [tags.x]', retryable: false });
     const service = assembler();
     expect(await service.handleBatch(batchOf(a.spans, 7, 2))).toEqual({ commitUpTo: 7 });
@@ -295,7 +297,11 @@ describe('SpanAssemblerService', () => {
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ key: a.traceId, message: { reason: 'mapper_parsing_exception: failed to parse field [tags.x]', source: { topic: TOPIC, partition: 2, offset: 7 }, span: bad } });
     expect(await memory.getTraceSpans(a.traceId)).toHaveLength(4);
-    expect((await summaryOf(a.traceId))?.spanCount).toBe(4);
+    const summary = await summaryOf(a.traceId);
+    expect(summary?.spanCount).toBe(4);
+    expect(summary?.tags).not.toContain('only.refused=yes');
+    const storedTag = Object.entries(a.spans[0].tags)[0];
+    expect(summary?.tags).toContain(`${storedTag?.[0]}=${storedTag?.[1]}`);
     expect(await counter(registry, 'skein_assembler_spans_dead_lettered_total')).toBe(1);
     // Dead-lettered is not dropped: no drop reason counts anything.
     const drops = (await registry.getSingleMetric('skein_assembler_spans_dropped_total')?.get())?.values ?? [];

@@ -1,17 +1,19 @@
 import {
   BatchOutcome,
   BusBatch,
+  BusRecord,
   BusSubscription,
   DEFAULT_OPEN_TRACE_LIMITS,
+  HeldSpans,
   MessageBus,
   OpenTrace,
   OpenTraceBuffer,
   OpenTraceLimits,
   Span,
   SpanJson,
-  SummarySpan,
+  StringInterner,
   TraceStore,
-  compactSpan,
+  holdSpans,
   mergeCompactSpans,
   spanDocumentId,
 } from '@skein/domain';
@@ -66,6 +68,8 @@ export class BackpressureError extends Error {}
 export class SpanAssemblerService {
   private subscription?: BusSubscription;
   private readonly buffer: OpenTraceBuffer;
+  /** strings: service, operation and host names shared by the spans held open. */
+  private readonly strings = new StringInterner();
   private readonly now: () => number;
   private flushTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
@@ -164,35 +168,19 @@ export class SpanAssemblerService {
    */
   async handleBatch(batch: BusBatch): Promise<BatchOutcome> {
     await this.waitForRoom();
-    // Per record, what the open-trace buffer keeps of its spans (compact, made once) and their tags. The whole spans
-    // go to the store and are not held while it works (the garbage collector's cost grows with what survives); dead
-    // letters decode them again.
-    const perRecord: { offset: number; spans: SummarySpan[]; tags: Span['tags'][] }[] = [];
+    // Per record, what the open-trace buffer keeps of its spans (compact spans and distinct tags, made once). The
+    // whole spans go to the store and are not held while it works (the garbage collector's cost grows with what
+    // survives); the refused-span path decodes the records again.
+    const perRecord: { offset: number; held: HeldSpans }[] = [];
     const spans: Span[] = [];
     // Each span's JSON text in its message, where the store can keep it as it is (no second serialization).
     const json: (SpanJson | undefined)[] = [];
     for (const record of batch.records) {
-      const decoded = decodeSpanMessage(record.value);
-      if (!decoded.ok) {
-        const first = decoded.violations[0];
-        this.rejected.inc({ reason: 'invalid_message' });
-        this.options.logger.error({ partition: batch.partition, offset: record.offset, reason: first ? `${decoded.reason}: ${first.path}: ${first.message}` : decoded.reason }, 'invalid span message skipped');
-        continue;
-      }
-      // Unsampled spans (sampling policy) feed the minute metrics only and are never stored as traces.
-      if (!decoded.message.sampled) {
-        this.unsampled.inc(decoded.message.spans.length);
-        continue;
-      }
-      const held: SummarySpan[] = [];
-      const tags: Span['tags'][] = [];
-      for (const span of decoded.message.spans) {
-        held.push(compactSpan(span));
-        tags.push(span.tags);
-        spans.push(span);
-      }
-      for (const text of decoded.json) json.push(text);
-      perRecord.push({ offset: record.offset, spans: held, tags });
+      const spansOfRecord = this.sampledSpans(batch, record);
+      if (spansOfRecord === undefined) continue;
+      for (const span of spansOfRecord.spans) spans.push(span);
+      for (const text of spansOfRecord.json) json.push(text);
+      perRecord.push({ offset: record.offset, held: holdSpans(spansOfRecord.spans, this.strings) });
     }
     const last = batch.records[batch.records.length - 1];
     const spanCount = spans.length;
@@ -203,19 +191,41 @@ export class SpanAssemblerService {
       const retryable = result.failures.filter((failure) => failure.retryable);
       if (retryable.length > 0) throw new RetryableStoreError(`${retryable.length} span(s) refused for now, first: ${retryable[0]?.reason}`);
       const refused = new Map(result.failures.map((failure) => [failure.id, failure.reason]));
-      if (refused.size > 0) await this.deadLetter(batch, refused);
-      this.written.inc(spanCount - refused.size);
-      const nowMs = this.now();
-      for (const { offset, spans: recordSpans, tags } of perRecord) {
-        if (refused.size === 0) this.buffer.add(batch.partition, offset, recordSpans, nowMs, tags);
-        else {
-          const stored = recordSpans.map((span, i) => ({ span, tags: tags[i] })).filter(({ span }) => !refused.has(spanDocumentId(span)));
-          this.buffer.add(batch.partition, offset, stored.map(({ span }) => span), nowMs, stored.map(({ tags: spanTags }) => spanTags));
+      if (refused.size > 0) {
+        await this.deadLetter(batch, refused);
+        // Rare (a mapping conflict): hold only the stored spans and their tags, from the records decoded again.
+        perRecord.length = 0;
+        for (const record of batch.records) {
+          const stored = this.sampledSpans(batch, record, false)?.spans.filter((span) => !refused.has(spanDocumentId(span)));
+          if (stored !== undefined && stored.length > 0) perRecord.push({ offset: record.offset, held: holdSpans(stored, this.strings) });
         }
       }
+      this.written.inc(spanCount - refused.size);
+      const nowMs = this.now();
+      for (const { offset, held } of perRecord) this.buffer.add(batch.partition, offset, held, nowMs);
     }
     if (last !== undefined) this.buffer.handled(batch.partition, last.offset + 1);
     return { commitUpTo: this.buffer.watermark(batch.partition) };
+  }
+
+  /**
+   * sampledSpans: the spans of one record to store as traces, and their JSON text; undefined when the record is
+   * invalid (counted and logged once, when `count`) or unsampled (its spans feed the minute metrics only).
+   */
+  private sampledSpans(batch: BusBatch, record: BusRecord, count = true): { spans: Span[]; json: readonly (SpanJson | undefined)[] } | undefined {
+    const decoded = decodeSpanMessage(record.value);
+    if (!decoded.ok) {
+      if (!count) return undefined;
+      const first = decoded.violations[0];
+      this.rejected.inc({ reason: 'invalid_message' });
+      this.options.logger.error({ partition: batch.partition, offset: record.offset, reason: first ? `${decoded.reason}: ${first.path}: ${first.message}` : decoded.reason }, 'invalid span message skipped');
+      return undefined;
+    }
+    if (!decoded.message.sampled) {
+      if (count) this.unsampled.inc(decoded.message.spans.length);
+      return undefined;
+    }
+    return { spans: decoded.message.spans, json: decoded.json };
   }
 
   /** flushDue: writes the summaries of idle traces (all open ones when `all`), then commits what became durable. */
@@ -276,9 +286,7 @@ export class SpanAssemblerService {
     const messages = [];
     const failedAtMs = this.now();
     for (const record of batch.records) {
-      const decoded = decodeSpanMessage(record.value);
-      if (!decoded.ok || !decoded.message.sampled) continue;
-      for (const span of decoded.message.spans) {
+      for (const span of this.sampledSpans(batch, record, false)?.spans ?? []) {
         const reason = refused.get(spanDocumentId(span));
         if (reason === undefined) continue;
         messages.push(encodeDeadLetter({ reason, store: 'trace-store', failedAtMs, source: { topic: batch.topic, partition: batch.partition, offset: record.offset }, span }));

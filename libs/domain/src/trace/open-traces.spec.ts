@@ -1,5 +1,5 @@
 import { Span } from '../span/span.model';
-import { OpenTraceBuffer, TraceTagSet } from './open-traces';
+import { OpenTraceBuffer, StringInterner, TraceTagSet, holdSpans } from './open-traces';
 import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE, compactSpan } from './trace-summary';
 
 const T0_US = Date.UTC(2026, 0, 15, 10, 20) * 1000;
@@ -8,9 +8,9 @@ function span(traceId: string, spanId: string, startOffsetUs = 0, tags: Record<s
   return { traceId, spanId, service: 'svc', operation: 'op', kind: 'server', startTimeUs: T0_US + startOffsetUs, durationUs: 10, error: false, tags };
 }
 
-/** addSpans: adds spans as the span-assembler does: their compact form, their tags apart. */
+/** addSpans: adds spans as the span-assembler does: what holdSpans keeps of them. */
 function addSpans(buffer: OpenTraceBuffer, partition: number, offset: number, spans: Span[], nowMs: number): void {
-  buffer.add(partition, offset, spans.map(compactSpan), nowMs, spans.map((s) => s.tags));
+  buffer.add(partition, offset, holdSpans(spans), nowMs);
 }
 
 const A = 'a'.repeat(32);
@@ -163,12 +163,49 @@ describe('TraceTagSet', () => {
     expect(trace?.truncated).toBe(true);
   });
 
-  it('holds the given span objects themselves, and takes tags only from the tags argument', () => {
+  it('holds the given span objects themselves, and takes tags only from the held tag pairs', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     const held = compactSpan(span(A, '1'));
-    buffer.add(0, 0, [held, span(A, '2', 0, { ignored: 'yes' })], 0, [{ env: 'prod' }]);
+    buffer.add(0, 0, { spans: [held, span(A, '2', 0, { ignored: 'yes' })], tags: [{ traceId: A, keys: ['env'], values: ['prod'] }, { traceId: B, keys: ['lost'], values: ['x'] }] }, 0);
     const [trace] = buffer.due(100, 10);
     expect(trace?.spans[0]).toBe(held);
     expect([...(trace?.tags ?? [])]).toEqual(['env=prod']);
+    // Tags of a trace with no span in the record open nothing.
+    expect(buffer.isOpen(B)).toBe(false);
+  });
+});
+
+describe('holdSpans', () => {
+  it('keeps the compact form of each span and, per trace, its distinct tags in arrival order', () => {
+    const spans = [span(A, '1', 0, { env: 'prod', 'http.method': 'GET' }), span(B, '1', 0, { env: 'prod' }), span(A, '2', 5, { env: 'prod', 'http.method': 'POST' })];
+    const held = holdSpans(spans);
+    expect(held.spans).toEqual(spans.map(compactSpan));
+    expect(held.tags).toEqual([
+      { traceId: A, keys: ['env', 'http.method', 'http.method'], values: ['prod', 'GET', 'POST'] },
+      { traceId: B, keys: ['env'], values: ['prod'] },
+    ]);
+  });
+
+  it('passes service, operation and host through the interner (equal values; string identity is not observable)', () => {
+    const strings = new StringInterner();
+    const held = holdSpans([{ ...span(A, '1'), host: 'host-1' }, span(A, '2')], strings);
+    expect(held.spans.map((s) => [s.traceId, s.service, s.operation, s.host])).toEqual([[A, 'svc', 'op', 'host-1'], [A, 'svc', 'op', undefined]]);
+    expect(strings.size).toBe(3);
+  });
+
+  it('drops spans without tags from the tag pairs, and cuts long values as the summary does', () => {
+    const long = 'x'.repeat(MAX_SUMMARY_TAG_VALUE + 10);
+    expect(holdSpans([span(A, '1')]).tags).toEqual([]);
+    expect(holdSpans([span(A, '1', 0, { sql: long })]).tags[0]?.values[0]).toHaveLength(MAX_SUMMARY_TAG_VALUE);
+  });
+});
+
+describe('StringInterner', () => {
+  it('keeps each distinct value once and starts over when full, so memory stays bounded', () => {
+    const strings = new StringInterner(2);
+    expect([strings.intern('a'), strings.intern('b'), strings.intern('a')]).toEqual(['a', 'b', 'a']);
+    expect(strings.size).toBe(2);
+    expect(strings.intern('c')).toBe('c');
+    expect(strings.size).toBe(1);
   });
 });

@@ -1,6 +1,6 @@
 import { PartitionOffset } from '../ports/message-bus.port';
 import { Span } from '../span/span.model';
-import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE, SummarySpan, summaryTag } from './trace-summary';
+import { MAX_SUMMARY_TAGS, MAX_SUMMARY_TAG_VALUE, SummarySpan, compactSpan, summaryTag } from './trace-summary';
 
 /** OpenTraceLimits: how long a trace stays open and how much the assembler may hold in memory. */
 export interface OpenTraceLimits {
@@ -51,6 +51,11 @@ export class TraceTagSet implements Iterable<string> {
     return this.byKey.get(key)?.has(value.length > MAX_SUMMARY_TAG_VALUE ? value.slice(0, MAX_SUMMARY_TAG_VALUE) : value) ?? false;
   }
 
+  /** pairs: the held tags as parallel key and value lists, in arrival order (the set's own lists: do not change them). */
+  pairs(): { keys: readonly string[]; values: readonly string[] } {
+    return { keys: this.keys, values: this.values };
+  }
+
   /** from: a new set with the tags added after the first `count` (what arrived after a snapshot of that size). */
   from(count: number): TraceTagSet {
     const out = new TraceTagSet();
@@ -62,6 +67,83 @@ export class TraceTagSet implements Iterable<string> {
   *[Symbol.iterator](): Iterator<string> {
     for (let i = 0; i < this.keys.length; i++) yield summaryTag(this.keys[i] as string, this.values[i] as string);
   }
+}
+
+/**
+ * StringInterner: one string object per distinct value (service, operation and host names repeat across spans,
+ * but JSON.parse makes a new string for each). At most `maxStrings` (default 10 000) are kept; when full it
+ * starts over, so a high-cardinality name costs a map entry, never unbounded memory.
+ */
+export class StringInterner {
+  private strings = new Map<string, string>();
+
+  constructor(private readonly maxStrings = 10_000) {}
+
+  /** size: strings kept. */
+  get size(): number {
+    return this.strings.size;
+  }
+
+  /** intern: the kept string equal to `value` (kept from now on when it is new). */
+  intern(value: string): string {
+    const kept = this.strings.get(value);
+    if (kept !== undefined) return kept;
+    if (this.strings.size >= this.maxStrings) this.strings = new Map();
+    this.strings.set(value, value);
+    return value;
+  }
+}
+
+/** TraceTagPairs: the distinct tags of one trace among some spans, as parallel key and value lists. */
+export interface TraceTagPairs {
+  traceId: string;
+  keys: readonly string[];
+  values: readonly string[];
+}
+
+/**
+ * HeldSpans: what the open-trace buffer keeps of some spans (one topic record's): their compact form, and per
+ * trace their distinct tags. Made before the spans are stored, so that while the store works the whole spans
+ * and their tag objects are garbage (they die young) and only this much survives.
+ */
+export interface HeldSpans {
+  spans: SummarySpan[];
+  tags: TraceTagPairs[];
+}
+
+/**
+ * holdSpans: the {@link HeldSpans} of `spans`. The spans of one trace share one trace id string, and service,
+ * operation and host go through `strings` when given: an open span is held for the idle period (seconds, so
+ * promoted to the old generation), and these strings were most of its size.
+ */
+export function holdSpans(spans: readonly Span[], strings?: StringInterner): HeldSpans {
+  const held: SummarySpan[] = [];
+  const byTrace = new Map<string, TraceTagSet>();
+  let traceId = '';
+  let traceTags: TraceTagSet | undefined;
+  for (const span of spans) {
+    if (traceTags === undefined || span.traceId !== traceId) {
+      traceId = span.traceId;
+      traceTags = byTrace.get(traceId);
+      if (traceTags === undefined) {
+        traceTags = new TraceTagSet();
+        byTrace.set(traceId, traceTags);
+      }
+    }
+    const compact = compactSpan(span);
+    compact.traceId = traceId;
+    if (strings !== undefined) {
+      compact.service = strings.intern(compact.service);
+      compact.operation = strings.intern(compact.operation);
+      if (compact.host !== undefined) compact.host = strings.intern(compact.host);
+    }
+    held.push(compact);
+    const spanTags = span.tags;
+    for (const key in spanTags) traceTags.add(key, spanTags[key] as string);
+  }
+  const tags: TraceTagPairs[] = [];
+  for (const [id, set] of byTrace) if (set.size > 0) tags.push({ traceId: id, ...set.pairs() });
+  return { spans: held, tags };
 }
 
 /** OpenTrace: the spans of one trace received since its summary was last written. */
@@ -114,13 +196,12 @@ export class OpenTraceBuffer {
   }
 
   /**
-   * add: the stored spans of one record (partition, offset); they keep their trace open until it is idle. The
-   * span objects are held as given (pass compact ones, `compactSpan`: whatever they carry stays in memory
-   * until the summary is written); `tags[i]` are the tags of `spans[i]`, counted into the trace's tag set.
+   * add: the stored spans of one record (partition, offset), as {@link holdSpans} made them; they keep their trace
+   * open until it is idle. The span objects are held as given: whatever they carry stays in memory until the
+   * summary is written. Tags count into their trace's tag set (a trace without a span here is ignored).
    */
-  add(partition: number, offset: number, spans: readonly SummarySpan[], nowMs: number, tags?: readonly (Span['tags'] | undefined)[]): void {
-    for (let i = 0; i < spans.length; i++) {
-      const span = spans[i] as SummarySpan;
+  add(partition: number, offset: number, held: HeldSpans, nowMs: number): void {
+    for (const span of held.spans) {
       let trace = this.traces.get(span.traceId);
       if (trace === undefined) {
         trace = { traceId: span.traceId, earliestStartUs: span.startTimeUs, spans: [], tags: new TraceTagSet(), truncated: false, lastSeenMs: nowMs, offsets: [] };
@@ -132,11 +213,6 @@ export class OpenTraceBuffer {
         trace.spans.push(span);
         this.heldSpans++;
       } else trace.truncated = true;
-      const spanTags = tags?.[i];
-      for (const key in spanTags) {
-        if (trace.tags.size < MAX_SUMMARY_TAGS) trace.tags.add(key, spanTags[key] as string);
-        else if (!trace.tags.has(key, spanTags[key] as string)) trace.truncated = true;
-      }
       // The spans of one record mostly share a trace: only its first span of this record registers the offset.
       const last = trace.offsets[trace.offsets.length - 1];
       if (last !== undefined && last.partition === partition && last.offset === offset) continue;
@@ -145,6 +221,16 @@ export class OpenTraceBuffer {
         const counts = this.pending.get(partition) ?? new Map<number, number>();
         counts.set(offset, (counts.get(offset) ?? 0) + 1);
         this.pending.set(partition, counts);
+      }
+    }
+    for (const { traceId, keys, values } of held.tags) {
+      const trace = this.traces.get(traceId);
+      if (trace === undefined) continue;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        const value = values[i] as string;
+        if (trace.tags.size < MAX_SUMMARY_TAGS) trace.tags.add(key, value);
+        else if (!trace.tags.has(key, value)) trace.truncated = true;
       }
     }
   }
