@@ -9,9 +9,9 @@
  *
  *   node -r ./tools/register.js tools/bench/assembler-stages.bench.ts [--traces 3000] [--rounds 5] [--window 2000]
  */
-import { BulkItem, DocumentWriter, addSpanDocument, bulkBody, summaryDocumentSource } from '@skein/adapter-elasticsearch';
+import { BulkItem, bulkBody, spanBulkDocuments, summaryDocumentSource } from '@skein/adapter-elasticsearch';
 import { decodeSpanMessage, encodeSpanMessages } from '@skein/contracts';
-import { OpenTraceBuffer, Span, SpanJson, SummarySpan, compactSpan, decodeNativeBatch, mergeCompactSpans, spanDocumentId } from '@skein/domain';
+import { HeldSpans, OpenTraceBuffer, Span, SpanJson, StringInterner, decodeNativeBatch, holdSpans, mergeCompactSpans, spanDocumentId } from '@skein/domain';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { nativeBodies } from './ingest-gateway.bench';
 
@@ -49,10 +49,7 @@ for (let i = 0; i < all.length; i += 5000) {
 }
 /** spanBulkBody: the span bulk body as ElasticsearchTraceStore.writeSpans builds it (the message's span JSON where given). */
 function spanBulkBody(spans: Span[], json: readonly (SpanJson | undefined)[]): Buffer {
-  const documents = new DocumentWriter(spans.length);
-  spans.forEach((span, i) => addSpanDocument(documents, span, json[i]));
-  const bytes = documents.bytes();
-  return bulkBody(spans.map((span, i): BulkItem => ({ action: 'index', index: 'skein-spans-2026-11-22', id: spanDocumentId(span), source: bytes, sourceStart: documents.start(i), sourceEnd: documents.end(i) })));
+  return spanBulkDocuments('skein', spans, json).documents.bytes();
 }
 stages['bulk body, the ES client\'s way ({...span, startTime}, JSON.stringify per line, joined)'] = () =>
   bulks.map((spans) => {
@@ -60,11 +57,11 @@ stages['bulk body, the ES client\'s way ({...span, startTime}, JSON.stringify pe
     for (const span of spans) lines.push(JSON.stringify({ index: { _index: 'skein-spans-2026-11-22', _id: spanDocumentId(span) } }), JSON.stringify({ ...span, startTime: iso(span.startTimeUs) }));
     return Buffer.from(`${lines.join('\n')}\n`);
   });
-stages['bulk body, ElasticsearchTraceStore, spans serialized (DocumentWriter + bulkBody)'] = () => bulks.map((spans) => spanBulkBody(spans, []));
+stages['bulk body, ElasticsearchTraceStore, spans serialized (spanBulkDocuments)'] = () => bulks.map((spans) => spanBulkBody(spans, []));
 stages['bulk body, ElasticsearchTraceStore, span JSON from the messages'] = () => bulks.map((spans, i) => spanBulkBody(spans, bulkJson[i] as (SpanJson | undefined)[]));
 stages['open-trace buffer add'] = () => {
   const buffer = new OpenTraceBuffer({ idleMs: 5000, maxOpenTraces: 1e6, maxSpansPerTrace: 10_000, maxOpenSpans: 1e7 });
-  decoded.forEach((spans, offset) => buffer.add(0, offset, spans.map(compactSpan), 0, spans.map((span) => span.tags)));
+  decoded.forEach((spans, offset) => buffer.add(0, offset, holdSpans(spans), 0));
   return buffer;
 };
 // As the assembler merges: the compact spans and distinct tags an open trace holds, no previous summary.
@@ -81,6 +78,7 @@ stages['summary documents (summaryDocumentSource + bulkBody, 500 per bulk)'] = (
 // The whole pipeline, in the order span-assembler runs it (SpanAssemblerService.handleBatch, writeSpans, flushOnce).
 stages['whole pipeline (decode, documents, buffer, summaries; steady state)'] = () => {
   const buffer = new OpenTraceBuffer({ idleMs: Math.ceil(window / MESSAGES_PER_BATCH), maxOpenTraces: 1e6, maxSpansPerTrace: 10_000, maxOpenSpans: 1e7 });
+  const strings = new StringInterner();
   let bytes = 0;
   const flush = (nowMs: number, all: boolean) => {
     for (;;) {
@@ -91,18 +89,18 @@ stages['whole pipeline (decode, documents, buffer, summaries; steady state)'] = 
     }
   };
   for (let first = 0, batch = 0; first < values.length; first += MESSAGES_PER_BATCH, batch++) {
-    const perRecord: { offset: number; spans: SummarySpan[]; tags: Span['tags'][] }[] = [];
+    const perRecord: { offset: number; held: HeldSpans }[] = [];
     const spans: Span[] = [];
     const json: (SpanJson | undefined)[] = [];
     for (let offset = first; offset < Math.min(first + MESSAGES_PER_BATCH, values.length); offset++) {
       const decoded = decodeSpanMessage(values[offset] as Buffer);
       if (!decoded.ok) throw new Error('bench message did not decode');
-      perRecord.push({ offset, spans: decoded.message.spans.map(compactSpan), tags: decoded.message.spans.map((span) => span.tags) });
+      perRecord.push({ offset, held: holdSpans(decoded.message.spans, strings) });
       for (const span of decoded.message.spans) spans.push(span);
       for (const text of decoded.json) json.push(text);
     }
     bytes += spanBulkBody(spans, json).length;
-    for (const { offset, spans: held, tags } of perRecord) buffer.add(0, offset, held, batch, tags);
+    for (const { offset, held } of perRecord) buffer.add(0, offset, held, batch);
     buffer.handled(0, first + MESSAGES_PER_BATCH);
     flush(batch, false);
   }

@@ -65,6 +65,43 @@ describe('DocumentWriter', () => {
   });
 });
 
+describe('DocumentWriter with action lines (a whole bulk body)', () => {
+  it('writes action line, document and newline per item, ranges still naming each document', () => {
+    const writer = new DocumentWriter(1);
+    const message = Buffer.from('{"a":"é ✓"}');
+    writer.action('index', JSON.stringify('skein-spans-2026-11-22'), 't-1');
+    writer.addBytes(message, 0, message.length, '"startTime":"t0"');
+    writer.action('create', JSON.stringify('skein-spans-2026-11-23'), 'a"b');
+    writer.add('{"b":2}');
+    const bytes = writer.bytes();
+    expect(bytes.toString('utf8')).toBe(
+      '{"index":{"_index":"skein-spans-2026-11-22","_id":"t-1"}}\n{"a":"é ✓","startTime":"t0"}\n{"create":{"_index":"skein-spans-2026-11-23","_id":"a\\"b"}}\n{"b":2}\n',
+    );
+    expect(bytes.toString('utf8', writer.start(1), writer.end(1))).toBe('{"b":2}');
+    expect(bytes.toString('utf8', writer.start(0), writer.end(0))).toBe('{"a":"é ✓","startTime":"t0"}');
+  });
+
+  it('moves a document to another day by rewriting the end of its index name in place, across growth', () => {
+    const writer = new DocumentWriter(1);
+    const big = JSON.stringify({ text: 'ж'.repeat(3000) });
+    for (let i = 0; i < 5; i++) {
+      writer.action('index', JSON.stringify('p-spans-2026-11-22'), String(i));
+      writer.add(big);
+    }
+    writer.replaceIndexEnd(3, '2026-11-21');
+    const lines = writer.bytes().toString('utf8').trimEnd().split('\n');
+    expect(lines.filter((_, n) => n % 2 === 0).map((line) => (JSON.parse(line) as { index: { _index: string } }).index._index)).toEqual([
+      'p-spans-2026-11-22',
+      'p-spans-2026-11-22',
+      'p-spans-2026-11-22',
+      'p-spans-2026-11-21',
+      'p-spans-2026-11-22',
+    ]);
+    expect(lines.filter((_, n) => n % 2 === 1).every((line) => line === big)).toBe(true);
+    expect(() => new DocumentWriter(1).replaceIndexEnd(0, 'x')).toThrow('document 0 has no action line');
+  });
+});
+
 describe('isoFromUs', () => {
   it('writes what Date.prototype.toISOString writes, for any microsecond from 1970 to 2200', () => {
     fc.assert(

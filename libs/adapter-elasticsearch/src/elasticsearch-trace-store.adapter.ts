@@ -67,6 +67,53 @@ export function summaryDocumentSource({ summary, spans }: TraceSummaryState): st
   return JSON.stringify(doc);
 }
 
+/** SpanBulkDocuments: a batch's spans as a bulk body, with what the store needs of each span to place and name it. */
+export interface SpanBulkDocuments {
+  /** documents: the bulk body (action line and document per span, in order). */
+  documents: DocumentWriter;
+  /** ids / traceIds / days: per span, its `_id`, its trace and the day its action line names (the span's own). */
+  ids: string[];
+  traceIds: string[];
+  days: string[];
+  /** earliest: per trace, the earliest span start among these spans, µs (places the trace on its day). */
+  earliest: Map<string, number>;
+}
+
+/**
+ * spanBulkDocuments: the bulk body of a batch's spans (their JSON text from the messages, where given), each span
+ * in the span index of its own start day; {@link DocumentWriter.replaceIndexEnd} moves a span to its trace's day.
+ */
+export function spanBulkDocuments(prefix: string, spans: readonly Span[], json: readonly (SpanJson | undefined)[] | undefined): SpanBulkDocuments {
+  const earliest = new Map<string, number>();
+  const documents = new DocumentWriter(spans.length);
+  const traceIds: string[] = [];
+  const ids: string[] = [];
+  const days: string[] = [];
+  let traceId = '';
+  let dayNumber = Number.NaN;
+  let day = '';
+  let indexJson = '';
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as Span;
+    // One trace id string per run of spans of a trace (these wait for Elasticsearch), not one per span.
+    if (span.traceId !== traceId) traceId = span.traceId;
+    const first = earliest.get(traceId);
+    if (first === undefined || span.startTimeUs < first) earliest.set(traceId, span.startTimeUs);
+    if (Math.floor(span.startTimeUs / DAY_US) !== dayNumber) {
+      dayNumber = Math.floor(span.startTimeUs / DAY_US);
+      day = indexDay(span.startTimeUs);
+      indexJson = JSON.stringify(dayIndexName(prefix, 'spans', day));
+    }
+    const id = spanDocumentId(span);
+    documents.action('index', indexJson, id);
+    addSpanDocument(documents, span, json?.[i]);
+    traceIds.push(traceId);
+    ids.push(id);
+    days.push(day);
+  }
+  return { documents, ids, traceIds, days, earliest };
+}
+
 /**
  * addSpanDocument: appends a span's document to `documents`: the span (a validated plain object) plus `startTime`,
  * its start as a date for Kibana. The span's JSON text from the topic message, when given ({@link SpanJson}), is
@@ -156,32 +203,36 @@ export class ElasticsearchTraceStore implements TraceStore {
     }
   }
 
-  async writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult> {
-    if (spans.length === 0) return { failures: [] };
-    const earliest = new Map<string, number>();
-    const documents = new DocumentWriter(spans.length);
-    const traceIds: string[] = [];
-    const ids: string[] = [];
-    for (let i = 0; i < spans.length; i++) {
-      const span = spans[i] as Span;
-      const first = earliest.get(span.traceId);
-      if (first === undefined || span.startTimeUs < first) earliest.set(span.traceId, span.startTimeUs);
-      addSpanDocument(documents, span, json?.[i]);
-      traceIds.push(span.traceId);
-      ids.push(spanDocumentId(span));
-    }
-    // From here on only the documents' bytes (off the JS heap) wait for Elasticsearch, not the span objects.
-    const bytes = documents.bytes();
+  /**
+   * writeSpans: not async on purpose: an async function keeps its arguments alive across every await, and these
+   * are a batch's span objects. They are turned into document bytes (off the JS heap) here; only those wait for
+   * Elasticsearch.
+   */
+  writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult> {
+    if (spans.length === 0) return Promise.resolve({ failures: [] });
+    return this.writeSpanDocuments(spanBulkDocuments(this.prefix, spans, json));
+  }
+
+  private async writeSpanDocuments({ documents, ids, traceIds, days: guessed, earliest }: SpanBulkDocuments): Promise<StoreWriteResult> {
     const days = await this.placeTraces(earliest);
     const items: BulkItem[] = [];
     const failures: StoreFailure[] = [];
+    const bytes = documents.bytes();
     const indexOfDay = new Map<string, string>();
+    let bodyHolds = true;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string;
       const day = days.get(traceIds[i] as string);
       if (day === undefined) {
         failures.push({ id, reason: 'the trace-id → day lookup could not be written', retryable: true });
+        bodyHolds = false;
         continue;
+      }
+      // Written with the span's own day; the trace's day (its earliest span, or its recorded lookup) rarely differs.
+      const written = guessed[i] as string;
+      if (day !== written) {
+        if (day.length === written.length) documents.replaceIndexEnd(i, day);
+        else bodyHolds = false;
       }
       let index = indexOfDay.get(day);
       if (index === undefined) {
@@ -190,7 +241,8 @@ export class ElasticsearchTraceStore implements TraceStore {
       }
       items.push({ action: 'index', index, id, source: bytes, sourceStart: documents.start(i), sourceEnd: documents.end(i) });
     }
-    failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
+    // The body written before placement is the request when every span kept its place; otherwise one is built from the items.
+    failures.push(...(await this.bulk(items, bodyHolds ? bytes : undefined)).map((failure) => failure.failure));
     return { failures };
   }
 
@@ -507,13 +559,14 @@ export class ElasticsearchTraceStore implements TraceStore {
    * with 429 or 5xx (queue full, circuit breaker, shard busy) are sent again after a growing backoff, up to
    * `bulkRetries` times; what still fails is returned with its position and status, retryable or not.
    */
-  private async bulk(items: BulkItem[]): Promise<{ position: number; status: number; failure: StoreFailure }[]> {
+  /** bulk: writes the items, retrying those refused for now; `body`, when given, is their bulk body already written (first attempt). */
+  private async bulk(items: BulkItem[], body?: Buffer): Promise<{ position: number; status: number; failure: StoreFailure }[]> {
     let pending = items.map((item, position) => ({ item, position }));
     const failures: { position: number; status: number; failure: StoreFailure }[] = [];
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) await sleep(this.bulkRetryBackoffMs * 2 ** (attempt - 1));
-      const body = bulkBody(pending.map(({ item }) => item));
-      const response = await this.client.transport.request<FilteredBulkResponse>({ method: 'POST', path: '/_bulk', querystring: { filter_path: BULK_RESPONSE_FILTER }, bulkBody: body });
+      const request = attempt === 0 && body !== undefined ? body : bulkBody(pending.map(({ item }) => item));
+      const response = await this.client.transport.request<FilteredBulkResponse>({ method: 'POST', path: '/_bulk', querystring: { filter_path: BULK_RESPONSE_FILTER }, bulkBody: request });
       const answers = response.items ?? [];
       if (answers.length !== pending.length) throw new Error(`bulk answered ${answers.length} items for ${pending.length} documents`);
       const retry: typeof pending = [];
