@@ -27,12 +27,20 @@ export function bulkBody(items: readonly BulkItem[]): Buffer {
       index = JSON.stringify(item.index);
       indexJson.set(item.index, index);
     }
-    writer.write(`{"${item.action}":{"_index":${index},"_id":${JSON.stringify(item.id)}}}\n`);
+    writeActionLine(writer, item.action, index, item.id);
     if (typeof item.source === 'string') writer.write(item.source);
     else writer.writeBytes(item.source, item.sourceStart ?? 0, item.sourceEnd ?? item.source.length);
     writer.write('\n');
   }
   return writer.bytes();
+}
+
+/** writeActionLine: a bulk action line (`indexJson` is the index name as a JSON string); returns the offset of the index name's closing quote. */
+function writeActionLine(writer: Utf8Writer, action: BulkItem['action'], indexJson: string, id: string): number {
+  writer.write(`{"${action}":{"_index":${indexJson}`);
+  const indexEnd = writer.length - 1;
+  writer.write(`,"_id":${JSON.stringify(id)}}}\n`);
+  return indexEnd;
 }
 
 /** Utf8Writer: a growable buffer of UTF-8 text. */
@@ -90,8 +98,8 @@ class Utf8Writer {
  * thousands of span objects and strings that the garbage collector would copy and promote.
  *
  * With {@link action} before each document, the buffer is a whole bulk request body (action line, document,
- * newline per item), written once: copying every span document a second time into a separate body was 3% of
- * span-assembler's CPU.
+ * newline per item), written once: copying every span document a second time into a separate body was 3.6% of
+ * span-assembler's profile.
  */
 export class DocumentWriter {
   private readonly writer: Utf8Writer;
@@ -111,9 +119,7 @@ export class DocumentWriter {
    */
   action(action: BulkItem['action'], indexJson: string, id: string): void {
     this.bulkItems = true;
-    this.writer.write(`{"${action}":{"_index":${indexJson}`);
-    this.indexEnds.push(this.writer.length - 1);
-    this.writer.write(`,"_id":${JSON.stringify(id)}}}\n`);
+    this.indexEnds.push(writeActionLine(this.writer, action, indexJson, id));
   }
 
   /**

@@ -99,8 +99,9 @@ export function spanBulkDocuments(prefix: string, spans: readonly Span[], json: 
     if (span.traceId !== traceId) traceId = span.traceId;
     const first = earliest.get(traceId);
     if (first === undefined || span.startTimeUs < first) earliest.set(traceId, span.startTimeUs);
-    if (Math.floor(span.startTimeUs / DAY_US) !== dayNumber) {
-      dayNumber = Math.floor(span.startTimeUs / DAY_US);
+    const spanDay = Math.floor(span.startTimeUs / DAY_US);
+    if (spanDay !== dayNumber) {
+      dayNumber = spanDay;
       day = indexDay(span.startTimeUs);
       indexJson = JSON.stringify(dayIndexName(prefix, 'spans', day));
     }
@@ -557,9 +558,9 @@ export class ElasticsearchTraceStore implements TraceStore {
   /**
    * bulk: writes the items; a request-level failure throws (nothing may be reported as written). Items refused
    * with 429 or 5xx (queue full, circuit breaker, shard busy) are sent again after a growing backoff, up to
-   * `bulkRetries` times; what still fails is returned with its position and status, retryable or not.
+   * `bulkRetries` times; what still fails is returned with its position and status, retryable or not. `body`,
+   * when given, is the items' bulk body already written, sent as the first attempt.
    */
-  /** bulk: writes the items, retrying those refused for now; `body`, when given, is their bulk body already written (first attempt). */
   private async bulk(items: BulkItem[], body?: Buffer): Promise<{ position: number; status: number; failure: StoreFailure }[]> {
     let pending = items.map((item, position) => ({ item, position }));
     const failures: { position: number; status: number; failure: StoreFailure }[] = [];

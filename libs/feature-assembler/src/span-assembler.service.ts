@@ -192,12 +192,14 @@ export class SpanAssemblerService {
       if (retryable.length > 0) throw new RetryableStoreError(`${retryable.length} span(s) refused for now, first: ${retryable[0]?.reason}`);
       const refused = new Map(result.failures.map((failure) => [failure.id, failure.reason]));
       if (refused.size > 0) {
-        await this.deadLetter(batch, refused);
-        // Rare (a mapping conflict): hold only the stored spans and their tags, from the records decoded again.
+        // Rare (a mapping conflict): the records are decoded again, once, for the dead letters and to hold only
+        // the stored spans and their tags.
+        const decodedAgain = batch.records.map((record) => ({ offset: record.offset, spans: this.sampledSpans(batch, record, false)?.spans ?? [] }));
+        await this.deadLetter(batch, decodedAgain, refused);
         perRecord.length = 0;
-        for (const record of batch.records) {
-          const stored = this.sampledSpans(batch, record, false)?.spans.filter((span) => !refused.has(spanDocumentId(span)));
-          if (stored !== undefined && stored.length > 0) perRecord.push({ offset: record.offset, held: holdSpans(stored, this.strings) });
+        for (const { offset, spans: recordSpans } of decodedAgain) {
+          const stored = recordSpans.filter((span) => !refused.has(spanDocumentId(span)));
+          if (stored.length > 0) perRecord.push({ offset, held: holdSpans(stored, this.strings) });
         }
       }
       this.written.inc(spanCount - refused.size);
@@ -281,12 +283,12 @@ export class SpanAssemblerService {
     if (retryable.size > 0) throw new RetryableStoreError(`${retryable.size} summary(ies) refused for now, first: ${result.failures.find((f) => f.retryable)?.reason}`);
   }
 
-  /** deadLetter: the refused spans, decoded again from their records (rare: a mapping conflict), to the dead-letter topic. */
-  private async deadLetter(batch: BusBatch, refused: Map<string, string>): Promise<void> {
+  /** deadLetter: the refused spans of the batch's records (decoded again by the caller: rare, a mapping conflict), to the dead-letter topic. */
+  private async deadLetter(batch: BusBatch, records: { offset: number; spans: Span[] }[], refused: Map<string, string>): Promise<void> {
     const messages = [];
     const failedAtMs = this.now();
-    for (const record of batch.records) {
-      for (const span of this.sampledSpans(batch, record, false)?.spans ?? []) {
+    for (const record of records) {
+      for (const span of record.spans) {
         const reason = refused.get(spanDocumentId(span));
         if (reason === undefined) continue;
         messages.push(encodeDeadLetter({ reason, store: 'trace-store', failedAtMs, source: { topic: batch.topic, partition: batch.partition, offset: record.offset }, span }));
