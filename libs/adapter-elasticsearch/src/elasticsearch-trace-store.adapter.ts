@@ -6,6 +6,7 @@ import {
   SpanJson,
   StoreFailure,
   StoreWriteResult,
+  SummaryCreateResult,
   TimeRange,
   TraceLocator,
   TraceSearch,
@@ -270,22 +271,36 @@ export class ElasticsearchTraceStore implements TraceStore {
   }
 
   async saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult> {
-    if (states.length === 0) return { failures: [] };
+    const { failures } = await this.writeSummaryStates(states, 'index');
+    return { failures };
+  }
+
+  /** createSummaryStates: bulk `create` of the summaries; an item answered 409 (the trace has a summary) is `existing`. */
+  createSummaryStates(states: TraceSummaryState[]): Promise<SummaryCreateResult> {
+    return this.writeSummaryStates(states, 'create');
+  }
+
+  private async writeSummaryStates(states: TraceSummaryState[], action: 'index' | 'create'): Promise<SummaryCreateResult> {
+    const existing: string[] = [];
+    const failures: StoreFailure[] = [];
+    if (states.length === 0) return { failures, existing };
     const earliest = new Map<string, number>();
     for (const { summary } of states) earliest.set(summary.traceId, summary.startTimeUs);
     const days = await this.placeTraces(earliest);
     const items: BulkItem[] = [];
-    const failures: StoreFailure[] = [];
     for (const { summary, spans } of states) {
       const day = days.get(summary.traceId);
       if (day === undefined) {
         failures.push({ id: summary.traceId, reason: 'the trace-id → day lookup could not be written', retryable: true });
         continue;
       }
-      items.push({ action: 'index', index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, source: summaryDocumentSource({ summary, spans }) });
+      items.push({ action, index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, source: summaryDocumentSource({ summary, spans }) });
     }
-    failures.push(...(await this.bulk(items)).map((failure) => failure.failure));
-    return { failures };
+    for (const { status, failure } of await this.bulk(items)) {
+      if (action === 'create' && status === 409) existing.push(failure.id);
+      else failures.push(failure);
+    }
+    return { failures, existing };
   }
 
   /** getTraceSpans: reads the trace's day from the lookup, then searches that one day's span index. */

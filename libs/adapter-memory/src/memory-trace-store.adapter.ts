@@ -1,6 +1,7 @@
 import {
   Span,
   StoreWriteResult,
+  SummaryCreateResult,
   TimeRange,
   TraceSort,
   TraceLocator,
@@ -80,6 +81,13 @@ export class MemoryTraceStore implements TraceStore {
       this.states.set(state.summary.traceId, structuredClone(state));
     }
     return { failures: [] };
+  }
+
+  async createSummaryStates(states: TraceSummaryState[]): Promise<SummaryCreateResult> {
+    this.assertOpen();
+    const existing = states.filter((state) => this.states.has(state.summary.traceId)).map((state) => state.summary.traceId);
+    const fresh = states.filter((state) => !this.states.has(state.summary.traceId));
+    return { ...(await this.saveSummaryStates(fresh)), existing };
   }
 
   async getTraceSpans(traceId: string): Promise<Span[]> {

@@ -6,6 +6,7 @@ import {
   Span,
   StoreFailure,
   StoreWriteResult,
+  SummaryCreateResult,
   TimeRange,
   TraceLocator,
   TraceSearch,
@@ -46,6 +47,8 @@ class FlakyTraceStore implements TraceStore {
   /** down: every call throws, as a client does while Elasticsearch is unreachable. */
   down = false;
   readonly deleteCalls: number[] = [];
+  /** loadedTraces: the trace ids of every loadSummaryStates call, in order. */
+  readonly loadedTraces: string[] = [];
   constructor(readonly inner: MemoryTraceStore) {}
   ensureSchema(): Promise<void> {
     return this.inner.ensureSchema();
@@ -61,16 +64,26 @@ class FlakyTraceStore implements TraceStore {
   }
   loadSummaryStates(traces: TraceLocator[]): Promise<Map<string, TraceSummaryState>> {
     this.assertUp();
+    this.loadedTraces.push(...traces.map((trace) => trace.traceId));
     return this.inner.loadSummaryStates(traces);
   }
   async saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult> {
+    const { failures, accepted } = this.refusedSummaries(states);
+    await this.inner.saveSummaryStates(accepted);
+    return { failures };
+  }
+  async createSummaryStates(states: TraceSummaryState[]): Promise<SummaryCreateResult> {
+    const { failures, accepted } = this.refusedSummaries(states);
+    const created = await this.inner.createSummaryStates(accepted);
+    return { failures: [...failures, ...created.failures], existing: created.existing };
+  }
+  private refusedSummaries(states: TraceSummaryState[]): { failures: StoreFailure[]; accepted: TraceSummaryState[] } {
     this.assertUp();
     const failures = states.flatMap((state) => {
       const refusal = this.refuseSummaries.get(state.summary.traceId);
       return refusal === undefined ? [] : [{ id: state.summary.traceId, ...refusal }];
     });
-    await this.inner.saveSummaryStates(states.filter((state) => !this.refuseSummaries.has(state.summary.traceId)));
-    return { failures };
+    return { failures, accepted: states.filter((state) => !this.refuseSummaries.has(state.summary.traceId)) };
   }
   getTraceSpans(traceId: string): Promise<Span[]> {
     return this.inner.getTraceSpans(traceId);
@@ -191,6 +204,8 @@ describe('SpanAssemblerService', () => {
     expect((await summaryOf(b.traceId))?.errorCount).toBe(2);
     expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(2);
     expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(10);
+    // New traces: their summaries are created without reading the store first.
+    expect(store.loadedTraces).toEqual([]);
   });
 
   it('the idle clock restarts with every span of the trace', async () => {
@@ -219,6 +234,8 @@ describe('SpanAssemblerService', () => {
     await service.handleBatch(batchOf([late], 1));
     await idle(service);
     expect(await summaryOf(a.traceId)).toMatchObject({ spanCount: 5, maxDepth: 4, services: ['api-gateway', 'order-service', 'payment-service'] });
+    // Only the second summary, refused by create as existing, read the stored one to merge with.
+    expect(store.loadedTraces).toEqual([a.traceId]);
     const found = await memory.searchTraces({ startUs: T0_US - 1, endUs: T0_US + 1, limit: 10 });
     expect(found.map((summary) => summary.traceId)).toEqual([a.traceId]);
   });

@@ -13,6 +13,7 @@ import {
   SpanJson,
   StringInterner,
   TraceStore,
+  TraceSummaryState,
   holdSpans,
   mergeCompactSpans,
   spanDocumentId,
@@ -264,9 +265,17 @@ export class SpanAssemblerService {
   }
 
   private async writeSummaries(traces: OpenTrace[]): Promise<void> {
-    const previous = await this.options.store.loadSummaryStates(traces.map((trace) => ({ traceId: trace.traceId, startTimeUs: trace.earliestStartUs })));
-    const states = traces.map((trace) => mergeCompactSpans(previous.get(trace.traceId), trace.spans, { tags: trace.tags, truncated: trace.truncated }));
-    const result = await this.options.store.saveSummaryStates(states);
+    const summarise = (trace: OpenTrace, previous?: TraceSummaryState) => mergeCompactSpans(previous, trace.spans, { tags: trace.tags, truncated: trace.truncated });
+    // Most traces are summarised once: create their summaries without a read; only a trace that has one
+    // already (late spans, a replay) is loaded, merged and saved again.
+    const created = await this.options.store.createSummaryStates(traces.map((trace) => summarise(trace)));
+    const result = { failures: created.failures };
+    if (created.existing.length > 0) {
+      const existing = new Set(created.existing);
+      const late = traces.filter((trace) => existing.has(trace.traceId));
+      const previous = await this.options.store.loadSummaryStates(late.map((trace) => ({ traceId: trace.traceId, startTimeUs: trace.earliestStartUs })));
+      result.failures.push(...(await this.options.store.saveSummaryStates(late.map((trace) => summarise(trace, previous.get(trace.traceId))))).failures);
+    }
     const retryable = new Set(result.failures.filter((failure) => failure.retryable).map((failure) => failure.id));
     for (const failure of result.failures) {
       if (failure.retryable) continue;

@@ -20,6 +20,11 @@ export interface StoreWriteResult {
   failures: StoreFailure[];
 }
 
+/** SummaryCreateResult: the outcome of {@link TraceStore.createSummaryStates}; `existing` lists traces left untouched because they already had a summary. */
+export interface SummaryCreateResult extends StoreWriteResult {
+  existing: string[];
+}
+
 /**
  * SpanJson: a span's JSON text as bytes the caller already has (a consumed topic message): `bytes[start, end)` is
  * one JSON object whose value is exactly the span, so a store may keep those bytes instead of serializing the span
@@ -78,8 +83,14 @@ export interface TraceStore {
   writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult>;
   /** loadSummaryStates: current summary states (read-your-writes, no refresh delay) of the given traces. */
   loadSummaryStates(traces: TraceLocator[]): Promise<Map<string, TraceSummaryState>>;
-  /** saveSummaryStates: stores summary states, one document per trace. */
+  /** saveSummaryStates: stores summary states, one document per trace (replacing what a trace had). */
   saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult>;
+  /**
+   * createSummaryStates: stores the states of traces that have no summary yet, in one write and without reading
+   * first (most traces are summarised once); a trace that already has one keeps it and is listed in `existing`,
+   * to be loaded, merged and saved.
+   */
+  createSummaryStates(states: TraceSummaryState[]): Promise<SummaryCreateResult>;
   /** getTraceSpans: every stored span of a trace (searchable ones: an index refresh may lag about a second). */
   getTraceSpans(traceId: string): Promise<Span[]>;
   /** searchTraces: trace summaries matching the search, in `search.sort` order. */

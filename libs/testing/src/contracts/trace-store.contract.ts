@@ -182,6 +182,26 @@ export function traceStoreContract(name: string, factory: () => Promise<TraceSto
       });
     });
 
+    it('creates the summaries of new traces and leaves a trace that has one untouched, listing it as existing', async () => {
+      const known = threeServiceTrace();
+      const fresh = threeServiceTrace({ paymentError: true });
+      await store.writeSpans([...known.spans, ...fresh.spans]);
+      const stored = stateOf(known.spans.slice(0, 2));
+      expect(await store.saveSummaryStates([stored])).toEqual({ failures: [] });
+
+      const created = await store.createSummaryStates([stateOf(known.spans), stateOf(fresh.spans)]);
+      expect(created).toEqual({ failures: [], existing: [known.traceId] });
+      const loaded = await store.loadSummaryStates([
+        { traceId: known.traceId, startTimeUs: known.spans[0].startTimeUs },
+        { traceId: fresh.traceId, startTimeUs: fresh.spans[0].startTimeUs },
+      ]);
+      expect(loaded.get(known.traceId)).toEqual(stored);
+      expect(loaded.get(fresh.traceId)).toEqual(stateOf(fresh.spans));
+      // Created a moment ago: creating it again is refused at once (no refresh wait).
+      expect(await store.createSummaryStates([stateOf(fresh.spans)])).toEqual({ failures: [], existing: [fresh.traceId] });
+      expect(await store.createSummaryStates([])).toEqual({ failures: [], existing: [] });
+    });
+
     it('keeps one summary per trace when a trace crosses UTC midnight and its start moves to the earlier day', async () => {
       const midnight = midnightDaysAgoUs(5);
       const trace = threeServiceTrace({ startTimeUs: midnight - 1_000 });
