@@ -4,7 +4,8 @@
  *   eval "$(bash deploy/local/infra.sh env)"     # Kafka, Elasticsearch and Redis on 127.0.0.1 (infra.sh up)
  *   node -r ./tools/register.js tools/bench/assembler.bench.ts \
  *     [--traces 9000] [--spans-per-trace 50] [--idle-ms 5000] [--also-idle-ms 1000] [--latency-seconds 30] \
- *     [--phases assembler,ceiling,latency] [--repeat 3] [--profile] [--wait-quiet 120] [--json <file>]
+ *     [--phases assembler,ceiling,latency] [--repeat 3] [--no-warmup] [--order alternate|assembler-first] [--profile]
+ *     [--wait-quiet 120] [--json <file>]
  *
  * Every phase has its own prefix `bench-asm-<time>-<phase>` for topics, consumer group and indices (Kafka and
  * Elasticsearch on 127.0.0.1 only), and deletes its topics, group, indices and templates when it ends. The
@@ -23,8 +24,10 @@
  *              document shapes of ElasticsearchTraceStore), as pre-serialized NDJSON bulk requests of the
  *              assembler's measured bulk size (--bulk-spans to fix it), --ceiling-concurrency (3) at a time.
  *              Run after the assembler phase so its bulk size is known; the machine is let quiet in between.
- *              --repeat N runs the assembler/ceiling pair N times, alternating (the machine is shared and noisy),
- *              and reports each ratio and the medians.
+ *              --repeat N runs the assembler/ceiling pair N times (the machine is shared and noisy) and reports
+ *              each ratio and the medians. Every second pair runs the ceiling first (--order alternate), and an
+ *              uncounted warm-up pair runs before the first (--no-warmup to skip), so neither JIT warm-up of a
+ *              fresh Elasticsearch nor a drift during the run favours one side.
  *   latency    Starts a span-assembler (SKEIN_TRACE_IDLE_MS = --idle-ms) and an ingest-gateway on a fresh
  *              prefix and sends native lz4 requests at --load-fraction (0.5) of the assembler's measured
  *              spans/s (the median over the repeats), open loop, for --latency-seconds. One trace in
@@ -90,6 +93,18 @@ interface Options {
   phaseSeconds: number;
   /** repeat: how many times the assembler and ceiling phases run (alternating); the latency load uses the median. */
   repeat: number;
+  /**
+   * warmup: one assembler and one ceiling phase first, printed but not counted (default on). A freshly started
+   * Elasticsearch (and Kafka) JVM compiles its hot paths during the first loads: whichever phase runs first would
+   * pay for it.
+   */
+  warmup: boolean;
+  /**
+   * order: `alternate` (default) runs the pairs assembler→ceiling, ceiling→assembler, … so that a slow drift of
+   * the machine (Elasticsearch's segment merges, JIT, page cache) favours neither side; `assembler-first` always
+   * runs the assembler first, as before 2026-12-07.
+   */
+  order: 'alternate' | 'assembler-first';
   phases: PhaseName[];
   profile: boolean;
   waitQuiet: number;
@@ -115,6 +130,8 @@ function parseOptions(argv: string[]): Options {
     maxProbes: 200,
     phaseSeconds: 120,
     repeat: 1,
+    warmup: true,
+    order: 'alternate',
     phases: ['assembler', 'ceiling', 'latency'],
     profile: false,
     waitQuiet: 0,
@@ -170,7 +187,7 @@ function parseOptions(argv: string[]): Options {
         options.phaseSeconds = number('phase-seconds', value(), 10, 300);
         break;
       case '--repeat':
-        options.repeat = Math.floor(number('repeat', value(), 1, 5));
+        options.repeat = Math.floor(number('repeat', value(), 1, 9));
         break;
       case '--phases': {
         const list = (value() ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
@@ -182,6 +199,15 @@ function parseOptions(argv: string[]): Options {
       case '--profile':
         options.profile = true;
         break;
+      case '--no-warmup':
+        options.warmup = false;
+        break;
+      case '--order': {
+        const order = value();
+        if (order !== 'alternate' && order !== 'assembler-first') throw new Error(`--order must be alternate or assembler-first, got ${order}`);
+        options.order = order;
+        break;
+      }
       case '--wait-quiet':
         options.waitQuiet = number('wait-quiet', value(), 0, 1800);
         break;
@@ -200,7 +226,8 @@ function parseOptions(argv: string[]): Options {
           'usage: node -r ./tools/register.js tools/bench/assembler.bench.ts [--traces 9000] [--spans-per-trace 50] [--traces-per-request 10]\n' +
             '         [--phases assembler,ceiling,latency] [--bulk-spans N] [--ceiling-concurrency 3] [--idle-ms 5000] [--also-idle-ms 1000]\n' +
             '         [--latency-seconds 30] [--load-fraction 0.5] [--load-spans-per-second N] [--probe-every 20] [--max-probes 200]\n' +
-            '         [--phase-seconds 120] [--repeat 1] [--profile] [--wait-quiet S] [--quiet-pct 15] [--json file]\n' +
+            '         [--phase-seconds 120] [--repeat 1] [--no-warmup] [--order alternate|assembler-first] [--profile]\n' +
+            '         [--wait-quiet S] [--quiet-pct 15] [--json file]\n' +
             '       ... --summarise-profile <file.cpuprofile>   (only print the summary of an existing assembler profile)\n',
         );
         process.exit(0);
@@ -1140,7 +1167,7 @@ async function main(): Promise<void> {
   const infra = localInfra();
   // Hard deadline: data, start-ups, every phase's limit, quiet waits, shutdowns and clean-up.
   const latencyRuns = options.phases.includes('latency') ? (options.alsoIdleMs > 0 ? 2 : 1) : 0;
-  const throughputPhases = options.phases.filter((p) => p !== 'latency').length * options.repeat;
+  const throughputPhases = options.phases.filter((p) => p !== 'latency').length * (options.repeat + (options.warmup ? 1 : 0));
   const hardDeadlineMs = (throughputPhases * (options.phaseSeconds + options.waitQuiet + 120) + latencyRuns * (options.latencySeconds + options.waitQuiet + 150) + 120) * 1000;
   const es = new Client({ node: infra.esUrl, requestTimeout: 60_000 });
   const cleanupProblems: string[] = [];
@@ -1176,27 +1203,45 @@ async function main(): Promise<void> {
     process.stdout.write(`building ${options.traces} traces x ${options.spansPerTrace} spans (${options.tracesPerRequest} traces per request) ...\n`);
     const data = options.phases.includes('assembler') || options.phases.includes('ceiling') ? dataset(options.traces, options.spansPerTrace, options.tracesPerRequest) : undefined;
     // --repeat: assembler and ceiling alternate, so both see the same (shared, noisy) machine; the median is reported.
-    for (let run = 1; data !== undefined && run <= options.repeat; run++) {
-      const tag = options.repeat > 1 ? `-r${run}` : '';
-      let assembler: AssemblerResult | undefined;
-      if (options.phases.includes('assembler')) {
+    // Run 0 is the warm-up (not counted); with --order alternate every second pair runs the ceiling first.
+    let bulkSize: number | undefined;
+    for (let run = options.warmup ? 0 : 1; data !== undefined && run <= options.repeat; run++) {
+      const tag = run === 0 ? '-warmup' : options.repeat > 1 ? `-r${run}` : '';
+      if (run === 0) process.stdout.write('-- warm-up pair (not counted) --\n');
+      const runAssembler = async (): Promise<AssemblerResult> => {
         const prefix = `${base}${tag}-asm`;
         prefixes.push(prefix);
-        assembler = await assemblerPhase(infra, es, prefix, data, { ...options, profile: options.profile && run === 1 });
-        printAssembler(assembler);
-        results.assembler.push(assembler);
+        const result = await assemblerPhase(infra, es, prefix, data, { ...options, profile: options.profile && run === 1 });
+        printAssembler(result);
+        bulkSize = result.esBulk?.docsPerSpanBulk ?? bulkSize;
         await clean(prefix);
-      }
-      if (options.phases.includes('ceiling')) {
+        return result;
+      };
+      const runCeiling = async (assembler: AssemblerResult | undefined): Promise<CeilingResult> => {
         const prefix = `${base}${tag}-ceiling`;
         prefixes.push(prefix);
-        const bulkSpans = options.bulkSpans ?? Math.round(assembler?.esBulk?.docsPerSpanBulk ?? 1000);
-        const ceiling = await ceilingPhase(infra, es, prefix, data, bulkSpans, options);
-        printCeiling(ceiling, assembler);
-        results.ceiling.push(ceiling);
-        if (assembler !== undefined) results.ratioToCeilingPct.push(round((100 * assembler.steadySpansPerSecond) / ceiling.spansPerSecond));
+        // The assembler's measured bulk size: of this pair, or of the last assembler run when the ceiling goes first.
+        const result = await ceilingPhase(infra, es, prefix, data, options.bulkSpans ?? Math.round(bulkSize ?? 1000), options);
+        printCeiling(result, assembler);
         await clean(prefix);
+        return result;
+      };
+      const wantAssembler = options.phases.includes('assembler');
+      const wantCeiling = options.phases.includes('ceiling');
+      let assembler: AssemblerResult | undefined;
+      let ceiling: CeilingResult | undefined;
+      if (options.order === 'alternate' && run % 2 === 0 && bulkSize !== undefined) {
+        if (wantCeiling) ceiling = await runCeiling(undefined);
+        if (wantAssembler) assembler = await runAssembler();
+        if (assembler !== undefined && ceiling !== undefined) process.stdout.write(`   assembler / ceiling ${round((100 * assembler.steadySpansPerSecond) / ceiling.spansPerSecond)}% (target >= 70%; the ceiling ran first)\n`);
+      } else {
+        if (wantAssembler) assembler = await runAssembler();
+        if (wantCeiling) ceiling = await runCeiling(assembler);
       }
+      if (run === 0) continue;
+      if (assembler !== undefined) results.assembler.push(assembler);
+      if (ceiling !== undefined) results.ceiling.push(ceiling);
+      if (assembler !== undefined && ceiling !== undefined) results.ratioToCeilingPct.push(round((100 * assembler.steadySpansPerSecond) / ceiling.spansPerSecond));
     }
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
     const medianAssembler = median(results.assembler.map((r) => r.steadySpansPerSecond).filter(Number.isFinite));
