@@ -9,7 +9,7 @@
  *
  *   node -r ./tools/register.js tools/bench/assembler-stages.bench.ts [--traces 3000] [--rounds 5] [--window 2000]
  */
-import { BulkItem, bulkBody, spanBulkDocuments, summaryDocumentSource } from '@skein/adapter-elasticsearch';
+import { BulkItem, SpanBulkBuilder, bulkBody, spanBulkDocuments, summaryDocumentSource } from '@skein/adapter-elasticsearch';
 import { decodeSpanMessage, encodeSpanMessages } from '@skein/contracts';
 import { HeldSpans, OpenTraceBuffer, Span, SpanJson, StringInterner, decodeNativeBatch, holdSpans, mergeCompactSpans, spanDocumentId } from '@skein/domain';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -75,7 +75,7 @@ stages['summary documents (summaryDocumentSource + bulkBody, 500 per bulk)'] = (
   for (let i = 0; i < states.length; i += SUMMARIES_PER_BULK) summaryBulk(states.slice(i, i + SUMMARIES_PER_BULK));
 };
 
-// The whole pipeline, in the order span-assembler runs it (SpanAssemblerService.handleBatch, writeSpans, flushOnce).
+// The whole pipeline, in the order span-assembler runs it (SpanAssemblerService.handleBatch, spanWriter, flushOnce).
 stages['whole pipeline (decode, documents, buffer, summaries; steady state)'] = () => {
   const buffer = new OpenTraceBuffer({ idleMs: Math.ceil(window / MESSAGES_PER_BATCH), maxOpenTraces: 1e6, maxSpansPerTrace: 10_000, maxOpenSpans: 1e7 });
   const strings = new StringInterner();
@@ -90,16 +90,16 @@ stages['whole pipeline (decode, documents, buffer, summaries; steady state)'] = 
   };
   for (let first = 0, batch = 0; first < values.length; first += MESSAGES_PER_BATCH, batch++) {
     const perRecord: { offset: number; held: HeldSpans }[] = [];
-    const spans: Span[] = [];
-    const json: (SpanJson | undefined)[] = [];
+    // As ElasticsearchTraceStore.spanWriter: each record's spans go into the bulk body as they are decoded.
+    const builder = new SpanBulkBuilder('skein', 1000);
     for (let offset = first; offset < Math.min(first + MESSAGES_PER_BATCH, values.length); offset++) {
       const decoded = decodeSpanMessage(values[offset] as Buffer);
       if (!decoded.ok) throw new Error('bench message did not decode');
-      perRecord.push({ offset, held: holdSpans(decoded.message.spans, strings) });
-      for (const span of decoded.message.spans) spans.push(span);
-      for (const text of decoded.json) json.push(text);
+      const { spans } = decoded.message;
+      for (let i = 0; i < spans.length; i++) builder.add(spans[i] as Span, decoded.json[i]);
+      perRecord.push({ offset, held: holdSpans(spans, strings) });
     }
-    bytes += spanBulkBody(spans, json).length;
+    bytes += builder.finish().documents.bytes().length;
     for (const { offset, held } of perRecord) buffer.add(0, offset, held, batch);
     buffer.handled(0, first + MESSAGES_PER_BATCH);
     flush(batch, false);

@@ -59,7 +59,7 @@ import {
 import { Span, decodeNativeBatch, groupByTrace, mergeTraceSummary, spanDocumentId } from '@skein/domain';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -293,7 +293,10 @@ interface Service {
 async function startService(name: string, app: string, env: Record<string, string>, profile: boolean): Promise<Service> {
   const port = await freePort();
   const profileDir = profile ? mkdtempSync(join(tmpdir(), `skein-bench-prof-${name}-`)) : undefined;
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', app, 'src', 'main.ts')];
+  // SKEIN_BENCH_SERVICE_NODE_FLAGS: extra node/V8 flags for the services (experiments: --trace-gc, heap sizes);
+  // SKEIN_BENCH_SERVICE_LOG_DIR: where each service's whole output is written (<name>-<pid>.log).
+  const extraFlags = (process.env['SKEIN_BENCH_SERVICE_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');
+  const nodeArgs = [...extraFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', app, 'src', 'main.ts')];
   const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { ...process.env, ...env, SKEIN_HTTP_HOST: '127.0.0.1', SKEIN_HTTP_PORT: String(port), SKEIN_LOG_LEVEL: 'warn' },
@@ -303,6 +306,12 @@ async function startService(name: string, app: string, env: Record<string, strin
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  const logDir = process.env['SKEIN_BENCH_SERVICE_LOG_DIR'];
+  if (logDir !== undefined && logDir !== '') {
+    const log = createWriteStream(join(logDir, `${name}-${child.pid ?? 'unknown'}.log`));
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+  }
   LIVE.add(child);
   const exited = new Promise<number | string | null>((resolve) =>
     child.once('exit', (code, signal) => {

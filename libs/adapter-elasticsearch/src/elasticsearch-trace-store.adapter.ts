@@ -4,6 +4,7 @@ import { DEFAULT_INDEX_PREFIX, dayIndexName, indexDay, indexPattern, indexTempla
 import {
   Span,
   SpanJson,
+  SpanWriter,
   StoreFailure,
   StoreWriteResult,
   SummaryCreateResult,
@@ -58,6 +59,9 @@ export const MAX_SEARCH_SIZE = 10_000;
 
 const DAY_US = 86_400_000_000;
 
+/** SPAN_WRITER_INITIAL_SPANS: the spans a span writer's first buffer is sized for (it doubles as needed). */
+const SPAN_WRITER_INITIAL_SPANS = 1_000;
+
 type SpanDocument = Span & { startTime: string };
 type SummaryDocument = TraceSummary & { startTime: string; spans: TraceSummaryState['spans'] };
 type TraceDayDocument = { day: string };
@@ -81,39 +85,63 @@ export interface SpanBulkDocuments {
 }
 
 /**
- * spanBulkDocuments: the bulk body of a batch's spans (their JSON text from the messages, where given), each span
- * in the span index of its own start day; {@link DocumentWriter.replaceIndexEnd} moves a span to its trace's day.
+ * SpanBulkBuilder: builds {@link SpanBulkDocuments} one span at a time, each span in the span index of its own
+ * start day ({@link DocumentWriter.replaceIndexEnd} later moves it to its trace's day). A span is needed only
+ * while it is added, so a caller decoding messages can let each message's span objects go before the next.
  */
-export function spanBulkDocuments(prefix: string, spans: readonly Span[], json: readonly (SpanJson | undefined)[] | undefined): SpanBulkDocuments {
-  const earliest = new Map<string, number>();
-  const documents = new DocumentWriter(spans.length);
-  const traceIds: string[] = [];
-  const ids: string[] = [];
-  const days: string[] = [];
-  let traceId = '';
-  let dayNumber = Number.NaN;
-  let day = '';
-  let indexJson = '';
-  for (let i = 0; i < spans.length; i++) {
-    const span = spans[i] as Span;
+export class SpanBulkBuilder {
+  private readonly earliest = new Map<string, number>();
+  private readonly documents: DocumentWriter;
+  private readonly traceIds: string[] = [];
+  private readonly ids: string[] = [];
+  private readonly days: string[] = [];
+  private traceId = '';
+  private dayNumber = Number.NaN;
+  private day = '';
+  private indexJson = '';
+
+  /** expectedSpans: sizes the first buffer (it grows as needed). */
+  constructor(private readonly prefix: string, expectedSpans: number) {
+    this.documents = new DocumentWriter(expectedSpans);
+  }
+
+  /** size: spans added so far. */
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** add: the span's action line and document: its JSON text from the message where given ({@link addSpanDocument}). */
+  add(span: Span, json: SpanJson | undefined): void {
     // One trace id string per run of spans of a trace (these wait for Elasticsearch), not one per span.
-    if (span.traceId !== traceId) traceId = span.traceId;
-    const first = earliest.get(traceId);
-    if (first === undefined || span.startTimeUs < first) earliest.set(traceId, span.startTimeUs);
+    if (span.traceId !== this.traceId) this.traceId = span.traceId;
+    const traceId = this.traceId;
+    const first = this.earliest.get(traceId);
+    if (first === undefined || span.startTimeUs < first) this.earliest.set(traceId, span.startTimeUs);
     const spanDay = Math.floor(span.startTimeUs / DAY_US);
-    if (spanDay !== dayNumber) {
-      dayNumber = spanDay;
-      day = indexDay(span.startTimeUs);
-      indexJson = JSON.stringify(dayIndexName(prefix, 'spans', day));
+    if (spanDay !== this.dayNumber) {
+      this.dayNumber = spanDay;
+      this.day = indexDay(span.startTimeUs);
+      this.indexJson = JSON.stringify(dayIndexName(this.prefix, 'spans', this.day));
     }
     const id = spanDocumentId(span);
-    documents.action('index', indexJson, id);
-    addSpanDocument(documents, span, json?.[i]);
-    traceIds.push(traceId);
-    ids.push(id);
-    days.push(day);
+    this.documents.action('index', this.indexJson, id);
+    addSpanDocument(this.documents, span, json);
+    this.traceIds.push(traceId);
+    this.ids.push(id);
+    this.days.push(this.day);
   }
-  return { documents, ids, traceIds, days, earliest };
+
+  /** finish: what was built; the builder is not used after. */
+  finish(): SpanBulkDocuments {
+    return { documents: this.documents, ids: this.ids, traceIds: this.traceIds, days: this.days, earliest: this.earliest };
+  }
+}
+
+/** spanBulkDocuments: the bulk body of a batch's spans (their JSON text from the messages, where given), as {@link SpanBulkBuilder} builds it. */
+export function spanBulkDocuments(prefix: string, spans: readonly Span[], json: readonly (SpanJson | undefined)[] | undefined): SpanBulkDocuments {
+  const builder = new SpanBulkBuilder(prefix, spans.length);
+  for (let i = 0; i < spans.length; i++) builder.add(spans[i] as Span, json?.[i]);
+  return builder.finish();
 }
 
 /**
@@ -213,6 +241,18 @@ export class ElasticsearchTraceStore implements TraceStore {
   writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult> {
     if (spans.length === 0) return Promise.resolve({ failures: [] });
     return this.writeSpanDocuments(spanBulkDocuments(this.prefix, spans, json));
+  }
+
+  /** spanWriter: each added span goes into the bulk body at once ({@link SpanBulkBuilder}); the span object is not kept. */
+  spanWriter(): SpanWriter {
+    const builder = new SpanBulkBuilder(this.prefix, SPAN_WRITER_INITIAL_SPANS);
+    return {
+      add: (span, json) => builder.add(span, json),
+      get size() {
+        return builder.size;
+      },
+      write: () => (builder.size === 0 ? Promise.resolve({ failures: [] }) : this.writeSpanDocuments(builder.finish())),
+    };
   }
 
   private async writeSpanDocuments({ documents, ids, traceIds, days: guessed, earliest }: SpanBulkDocuments): Promise<StoreWriteResult> {

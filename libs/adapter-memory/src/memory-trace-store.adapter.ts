@@ -1,5 +1,6 @@
 import {
   Span,
+  SpanWriter,
   StoreWriteResult,
   SummaryCreateResult,
   TimeRange,
@@ -9,6 +10,7 @@ import {
   TraceStore,
   TraceSummary,
   TraceSummaryState,
+  collectingSpanWriter,
   matchesTraceQuery,
   spanDocumentId,
   summaryTag,
@@ -49,6 +51,10 @@ export class MemoryTraceStore implements TraceStore {
 
   async ensureSchema(): Promise<void> {
     // Nothing to create: maps need no schema.
+  }
+
+  spanWriter(): SpanWriter {
+    return collectingSpanWriter((spans) => this.writeSpans(spans));
   }
 
   async writeSpans(spans: Span[]): Promise<StoreWriteResult> {

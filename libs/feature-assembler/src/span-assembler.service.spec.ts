@@ -4,6 +4,7 @@ import {
   BusBatch,
   BusRecord,
   Span,
+  SpanWriter,
   StoreFailure,
   StoreWriteResult,
   SummaryCreateResult,
@@ -13,6 +14,7 @@ import {
   TraceStore,
   TraceSummary,
   TraceSummaryState,
+  collectingSpanWriter,
   spanDocumentId,
 } from '@skein/domain';
 import { eventually, threeServiceTrace } from '@skein/testing';
@@ -52,6 +54,9 @@ class FlakyTraceStore implements TraceStore {
   constructor(readonly inner: MemoryTraceStore) {}
   ensureSchema(): Promise<void> {
     return this.inner.ensureSchema();
+  }
+  spanWriter(): SpanWriter {
+    return collectingSpanWriter((spans) => this.writeSpans(spans));
   }
   async writeSpans(spans: Span[]): Promise<StoreWriteResult> {
     this.assertUp();

@@ -36,6 +36,36 @@ export interface SpanJson {
   end: number;
 }
 
+/**
+ * SpanWriter: one batch of spans for a {@link TraceStore}, added a span at a time. A store turns each span into
+ * what it sends as it is added, so a caller decoding messages can let each message's span objects go before it
+ * decodes the next (a batch of 5,000 decoded spans alive at once was most of span-assembler's garbage collection).
+ */
+export interface SpanWriter {
+  /** add: one span and, where the caller has it, its JSON text ({@link SpanJson}; a store may use it or ignore it). */
+  add(span: Span, json?: SpanJson): void;
+  /** size: spans added so far. */
+  readonly size: number;
+  /** write: stores every added span, as {@link TraceStore.writeSpans} does; called once, after the last add. */
+  write(): Promise<StoreWriteResult>;
+}
+
+/** collectingSpanWriter: a {@link SpanWriter} that keeps the added spans and hands them to `write` (stores that keep span objects anyway). */
+export function collectingSpanWriter(write: (spans: Span[], json: (SpanJson | undefined)[]) => Promise<StoreWriteResult>): SpanWriter {
+  const spans: Span[] = [];
+  const json: (SpanJson | undefined)[] = [];
+  return {
+    add(span, text) {
+      spans.push(span);
+      json.push(text);
+    },
+    get size() {
+      return spans.length;
+    },
+    write: () => write(spans, json),
+  };
+}
+
 /** TraceSort: the order of search results: newest/oldest by start, longest/shortest by whole-trace duration, most/fewest spans. */
 export type TraceSort = 'newest' | 'oldest' | 'longest' | 'shortest' | 'most_spans' | 'fewest_spans';
 
@@ -81,6 +111,8 @@ export interface TraceStore {
    * `json[i]`, when given, is span i's JSON text ({@link SpanJson}); a store may use it or ignore it.
    */
   writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult>;
+  /** spanWriter: a {@link SpanWriter} for one batch: the same write as {@link writeSpans}, spans given one at a time. */
+  spanWriter(): SpanWriter;
   /** loadSummaryStates: current summary states (read-your-writes, no refresh delay) of the given traces. */
   loadSummaryStates(traces: TraceLocator[]): Promise<Map<string, TraceSummaryState>>;
   /** saveSummaryStates: stores summary states, one document per trace (replacing what a trace had). */

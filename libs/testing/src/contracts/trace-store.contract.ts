@@ -127,6 +127,33 @@ export function traceStoreContract(name: string, factory: () => Promise<TraceSto
       expect(stored).toEqual([...trace.spans].sort(byStartThenId));
     });
 
+    it('a span writer stores the spans added to it one at a time, as writeSpans does', async () => {
+      const first = threeServiceTrace({ paymentError: true });
+      const second = threeServiceTrace();
+      const empty = store.spanWriter();
+      expect(empty.size).toBe(0);
+      expect(await empty.write()).toEqual({ failures: [] });
+
+      const writer = store.spanWriter();
+      // Spans of two traces interleaved, every other one with its JSON text (each in its own buffer, as messages are).
+      const spans = first.spans.flatMap((span, i) => [span, second.spans[i]]).filter((span): span is Span => span !== undefined);
+      spans.forEach((span, i) => {
+        const text = Buffer.from(` ${JSON.stringify(span)}\n`);
+        writer.add(span, i % 2 === 0 ? { bytes: text, start: 1, end: text.length - 1 } : undefined);
+      });
+      expect(writer.size).toBe(first.spans.length + second.spans.length);
+      expect(await writer.write()).toEqual({ failures: [] });
+
+      for (const trace of [first, second]) {
+        const stored = await eventually(async () => {
+          const found = await store.getTraceSpans(trace.traceId);
+          expect(found).toHaveLength(trace.spans.length);
+          return found;
+        });
+        expect(stored).toEqual([...trace.spans].sort(byStartThenId));
+      }
+    });
+
     it('overwrites replayed spans instead of duplicating them', async () => {
       const trace = threeServiceTrace();
       expect(await store.writeSpans(trace.spans)).toEqual({ failures: [] });
