@@ -10,8 +10,11 @@ export interface BulkItem {
   sourceEnd?: number;
 }
 
-/** INITIAL_BYTES_PER_ITEM: the first guess of a document's size in a bulk body, bytes (the body grows when it is short). */
+/** INITIAL_BYTES_PER_ITEM: the first guess of a document's size in a {@link DocumentWriter}, bytes (it grows when short). */
 const INITIAL_BYTES_PER_ITEM = 1024;
+
+/** ACTION_LINE_BYTES: an action line's bytes besides its index name and id (`{"create":{"_index":"","_id":""}}` and newlines). */
+const ACTION_LINE_BYTES = 40;
 
 /**
  * bulkBody: the NDJSON body of a bulk request, written straight into one buffer. Joining the lines into a string
@@ -19,7 +22,11 @@ const INITIAL_BYTES_PER_ITEM = 1024;
  * HTTP client).
  */
 export function bulkBody(items: readonly BulkItem[]): Buffer {
-  const writer = new Utf8Writer(items.length * INITIAL_BYTES_PER_ITEM);
+  // Sized for the documents (exact for ASCII text): summaries are ~12 KB each, and growing by doubling copied
+  // the body several times.
+  let bytes = 0;
+  for (const item of items) bytes += ACTION_LINE_BYTES + item.id.length + item.index.length + (typeof item.source === 'string' ? item.source.length : (item.sourceEnd ?? item.source.length) - (item.sourceStart ?? 0));
+  const writer = new Utf8Writer(bytes);
   const indexJson = new Map<string, string>();
   for (const item of items) {
     let index = indexJson.get(item.index);

@@ -59,8 +59,11 @@ export const MAX_SEARCH_SIZE = 10_000;
 
 const DAY_US = 86_400_000_000;
 
-/** SPAN_WRITER_INITIAL_SPANS: the spans a span writer's first buffer is sized for (it doubles as needed). */
+/** SPAN_WRITER_INITIAL_SPANS: the spans a span writer's first buffer is sized for without a hint (it doubles as needed). */
 const SPAN_WRITER_INITIAL_SPANS = 1_000;
+
+/** SPAN_WRITER_MAX_INITIAL_SPANS: the largest first buffer a hint may ask for, in spans (~1 KiB each). */
+const SPAN_WRITER_MAX_INITIAL_SPANS = 20_000;
 
 type SpanDocument = Span & { startTime: string };
 type SummaryDocument = TraceSummary & { startTime: string; spans: TraceSummaryState['spans'] };
@@ -244,8 +247,8 @@ export class ElasticsearchTraceStore implements TraceStore {
   }
 
   /** spanWriter: each added span goes into the bulk body at once ({@link SpanBulkBuilder}); the span object is not kept. */
-  spanWriter(): SpanWriter {
-    const builder = new SpanBulkBuilder(this.prefix, SPAN_WRITER_INITIAL_SPANS);
+  spanWriter(expectedSpans = SPAN_WRITER_INITIAL_SPANS): SpanWriter {
+    const builder = new SpanBulkBuilder(this.prefix, Math.max(1, Math.min(expectedSpans, SPAN_WRITER_MAX_INITIAL_SPANS)));
     return {
       add: (span, json) => builder.add(span, json),
       get size() {

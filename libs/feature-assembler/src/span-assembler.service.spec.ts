@@ -18,6 +18,8 @@ import {
   spanDocumentId,
 } from '@skein/domain';
 import { eventually, threeServiceTrace } from '@skein/testing';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { BackpressureError, RetryableStoreError, SpanAssemblerOptions, SpanAssemblerService } from './span-assembler.service';
@@ -211,6 +213,40 @@ describe('SpanAssemblerService', () => {
     expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(10);
     // New traces: their summaries are created without reading the store first.
     expect(store.loadedTraces).toEqual([]);
+  });
+
+  it("lets each record's decoded spans go once they are in the store's writer, before the store's round trip", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const added: WeakRef<Span>[] = [];
+    let writeStarted!: () => void;
+    const writing = new Promise<void>((resolve) => (writeStarted = resolve));
+    let finishWrite!: () => void;
+    const finished = new Promise<void>((resolve) => (finishWrite = resolve));
+    // A writer that, like the Elasticsearch one, keeps nothing of a span it was given (here: a weak reference).
+    store.spanWriter = () => ({
+      add: (span: Span) => void added.push(new WeakRef(span)),
+      get size() {
+        return added.length;
+      },
+      write: async () => {
+        writeStarted();
+        await finished;
+        return { failures: [] };
+      },
+    });
+    const traces = [1, 2, 3].map((i) => threeServiceTrace({ startTimeUs: T0_US + i }));
+    const handled = assembler().handleBatch(batchOf(traces.flatMap((trace) => trace.spans)));
+    await writing;
+    // A WeakRef keeps its target until the current job ends: let it end before collecting.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    // One record per trace; the first record's decoded spans are garbage while the store works. (The last
+    // record's may still sit in a stale interpreter register, so only the first is asserted.)
+    expect(added).toHaveLength(15);
+    expect(added.slice(0, 5).filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+    finishWrite();
+    await handled;
   });
 
   it('the idle clock restarts with every span of the trace', async () => {

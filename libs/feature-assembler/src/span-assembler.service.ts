@@ -77,6 +77,8 @@ export class SpanAssemblerService {
   private flushing?: Promise<void>;
   private flushBackoffUntil = 0;
   private flushFailures = 0;
+  /** lastBatchSpans: spans of the last batch that had any (sizes the next batch's span writer). */
+  private lastBatchSpans: number | undefined;
   private stopping = false;
   private readonly received: Counter;
   private readonly written: Counter;
@@ -175,7 +177,8 @@ export class SpanAssemblerService {
     // alive across several young-generation collections, which copied and promoted them: most of the assembler's
     // garbage-collection time. The refused-span path decodes the records again.
     const perRecord: { offset: number; held: HeldSpans }[] = [];
-    const writer = this.options.store.spanWriter();
+    // Sized like the last batch: the store's bulk body is then allocated once, not grown by copying.
+    const writer = this.options.store.spanWriter(this.lastBatchSpans);
     for (const record of batch.records) {
       const spansOfRecord = this.sampledSpans(batch, record);
       if (spansOfRecord === undefined) continue;
@@ -186,6 +189,7 @@ export class SpanAssemblerService {
     const last = batch.records[batch.records.length - 1];
     const spanCount = writer.size;
     if (spanCount > 0) {
+      this.lastBatchSpans = spanCount;
       this.received.inc(spanCount);
       const result = await writer.write();
       const retryable = result.failures.filter((failure) => failure.retryable);

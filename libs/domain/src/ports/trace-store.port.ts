@@ -111,8 +111,11 @@ export interface TraceStore {
    * `json[i]`, when given, is span i's JSON text ({@link SpanJson}); a store may use it or ignore it.
    */
   writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult>;
-  /** spanWriter: a {@link SpanWriter} for one batch: the same write as {@link writeSpans}, spans given one at a time. */
-  spanWriter(): SpanWriter;
+  /**
+   * spanWriter: a {@link SpanWriter} for one batch: the same write as {@link writeSpans}, spans given one at a
+   * time; `expectedSpans` (a hint, e.g. the previous batch's size) lets a store size its buffers once.
+   */
+  spanWriter(expectedSpans?: number): SpanWriter;
   /** loadSummaryStates: current summary states (read-your-writes, no refresh delay) of the given traces. */
   loadSummaryStates(traces: TraceLocator[]): Promise<Map<string, TraceSummaryState>>;
   /** saveSummaryStates: stores summary states, one document per trace (replacing what a trace had). */
