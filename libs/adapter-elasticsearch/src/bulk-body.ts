@@ -116,8 +116,9 @@ export class DocumentWriter {
   private readonly indexEnds: number[] = [];
   private bulkItems = false;
 
-  constructor(expectedDocuments: number) {
-    this.writer = new Utf8Writer(expectedDocuments * INITIAL_BYTES_PER_ITEM);
+  /** expectedBytes: the first buffer's size, bytes (default `expectedDocuments` × 1 KiB; it grows as needed). */
+  constructor(expectedDocuments: number, expectedBytes = expectedDocuments * INITIAL_BYTES_PER_ITEM) {
+    this.writer = new Utf8Writer(expectedBytes);
   }
 
   /**

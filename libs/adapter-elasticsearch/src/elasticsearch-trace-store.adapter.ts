@@ -75,6 +75,51 @@ export function summaryDocumentSource({ summary, spans }: TraceSummaryState): st
   return JSON.stringify(doc);
 }
 
+/** SummaryBulkDocuments: trace summaries as a bulk body, each item naming its document by range in the body (for retries). */
+interface SummaryBulkDocuments {
+  items: BulkItem[];
+  body: Buffer;
+  /** failures: the traces whose day is unknown (no document: retried later). */
+  failures: StoreFailure[];
+}
+
+/** SUMMARY_BYTES_PER_SPAN / SUMMARY_BYTES_BASE: the first guess of a summary document's size, bytes (measured ~240 per span with ~3 tags per span). */
+const SUMMARY_BYTES_PER_SPAN = 300;
+const SUMMARY_BYTES_BASE = 1_024;
+
+/**
+ * summaryBulkDocuments: the bulk body of trace summaries in their traces' daily indices (`days`: trace → day),
+ * each document serialized straight into the body, so no document string outlives its summary's turn.
+ */
+function summaryBulkDocuments(prefix: string, states: readonly TraceSummaryState[], days: Map<string, string>, action: 'index' | 'create'): SummaryBulkDocuments {
+  let expectedBytes = 0;
+  for (const { spans } of states) expectedBytes += SUMMARY_BYTES_BASE + SUMMARY_BYTES_PER_SPAN * spans.length;
+  const documents = new DocumentWriter(states.length, expectedBytes);
+  const failures: StoreFailure[] = [];
+  const placed: { index: string; id: string }[] = [];
+  const indexJson = new Map<string, string>();
+  for (const state of states) {
+    const id = state.summary.traceId;
+    const day = days.get(id);
+    if (day === undefined) {
+      failures.push({ id, reason: 'the trace-id → day lookup could not be written', retryable: true });
+      continue;
+    }
+    const index = dayIndexName(prefix, 'traces', day);
+    let json = indexJson.get(index);
+    if (json === undefined) {
+      json = JSON.stringify(index);
+      indexJson.set(index, json);
+    }
+    documents.action(action, json, id);
+    documents.add(summaryDocumentSource(state));
+    placed.push({ index, id });
+  }
+  const body = documents.bytes();
+  const items = placed.map(({ index, id }, i): BulkItem => ({ action, index, id, source: body, sourceStart: documents.start(i), sourceEnd: documents.end(i) }));
+  return { items, body, failures };
+}
+
 /** SpanBulkDocuments: a batch's spans as a bulk body, with what the store needs of each span to place and name it. */
 export interface SpanBulkDocuments {
   /** documents: the bulk body (action line and document per span, in order). */
@@ -313,9 +358,8 @@ export class ElasticsearchTraceStore implements TraceStore {
     return states;
   }
 
-  async saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult> {
-    const { failures } = await this.writeSummaryStates(states, 'index');
-    return { failures };
+  saveSummaryStates(states: TraceSummaryState[]): Promise<StoreWriteResult> {
+    return this.writeSummaryStates(states, 'index').then(({ failures }) => ({ failures }));
   }
 
   /** createSummaryStates: bulk `create` of the summaries; an item answered 409 (the trace has a summary) is `existing`. */
@@ -323,23 +367,21 @@ export class ElasticsearchTraceStore implements TraceStore {
     return this.writeSummaryStates(states, 'create');
   }
 
-  private async writeSummaryStates(states: TraceSummaryState[], action: 'index' | 'create'): Promise<SummaryCreateResult> {
-    const existing: string[] = [];
-    const failures: StoreFailure[] = [];
-    if (states.length === 0) return { failures, existing };
+  /**
+   * writeSummaryStates: not an `async` function, on purpose: the states (summaries, tag lists, compact spans)
+   * are needed only until their documents are in the bulk body, and an async function would hold them, and the
+   * documents, across the bulk request, long enough for the garbage collector to copy and promote them.
+   */
+  private writeSummaryStates(states: TraceSummaryState[], action: 'index' | 'create'): Promise<SummaryCreateResult> {
+    if (states.length === 0) return Promise.resolve({ failures: [], existing: [] });
     const earliest = new Map<string, number>();
     for (const { summary } of states) earliest.set(summary.traceId, summary.startTimeUs);
-    const days = await this.placeTraces(earliest);
-    const items: BulkItem[] = [];
-    for (const { summary, spans } of states) {
-      const day = days.get(summary.traceId);
-      if (day === undefined) {
-        failures.push({ id: summary.traceId, reason: 'the trace-id → day lookup could not be written', retryable: true });
-        continue;
-      }
-      items.push({ action, index: dayIndexName(this.prefix, 'traces', day), id: summary.traceId, source: summaryDocumentSource({ summary, spans }) });
-    }
-    for (const { status, failure } of await this.bulk(items)) {
+    return this.placeTraces(earliest).then((days) => this.sendSummaries(summaryBulkDocuments(this.prefix, states, days, action), action));
+  }
+
+  private async sendSummaries({ items, body, failures }: SummaryBulkDocuments, action: 'index' | 'create'): Promise<SummaryCreateResult> {
+    const existing: string[] = [];
+    for (const { status, failure } of await this.bulk(items, body)) {
       if (action === 'create' && status === 409) existing.push(failure.id);
       else failures.push(failure);
     }

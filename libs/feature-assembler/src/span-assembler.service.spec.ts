@@ -45,6 +45,30 @@ function batchOf(spans: Span[], firstOffset = 0, partition = 0, sampled = true):
 }
 
 /** FlakyTraceStore: the in-memory trace store, refusing the ids listed in `refuseSpans` / `refuseSummaries` as a real store would. */
+/** storeCallGate: holds a store call open (`await hold()`) until `release()`; `started` resolves once it is held. */
+function storeCallGate(): { hold(): Promise<void>; started: Promise<void>; release(): void } {
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    hold: () => {
+      markStarted();
+      return released;
+    },
+    started,
+    release,
+  };
+}
+
+/** collectGarbage: a full garbage collection once the current job has ended (a WeakRef keeps its target until then). */
+async function collectGarbage(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+}
+
 class FlakyTraceStore implements TraceStore {
   readonly refuseSpans = new Map<string, Omit<StoreFailure, 'id'>>();
   readonly refuseSummaries = new Map<string, Omit<StoreFailure, 'id'>>();
@@ -216,13 +240,8 @@ describe('SpanAssemblerService', () => {
   });
 
   it("lets each record's decoded spans go once they are in the store's writer, before the store's round trip", async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const added: WeakRef<Span>[] = [];
-    let writeStarted!: () => void;
-    const writing = new Promise<void>((resolve) => (writeStarted = resolve));
-    let finishWrite!: () => void;
-    const finished = new Promise<void>((resolve) => (finishWrite = resolve));
+    const write = storeCallGate();
     // A writer that, like the Elasticsearch one, keeps nothing of a span it was given (here: a weak reference).
     store.spanWriter = () => ({
       add: (span: Span) => void added.push(new WeakRef(span)),
@@ -230,23 +249,46 @@ describe('SpanAssemblerService', () => {
         return added.length;
       },
       write: async () => {
-        writeStarted();
-        await finished;
+        await write.hold();
         return { failures: [] };
       },
     });
     const traces = [1, 2, 3].map((i) => threeServiceTrace({ startTimeUs: T0_US + i }));
     const handled = assembler().handleBatch(batchOf(traces.flatMap((trace) => trace.spans)));
-    await writing;
-    // A WeakRef keeps its target until the current job ends: let it end before collecting.
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
+    await write.started;
+    await collectGarbage();
     // One record per trace; the first record's decoded spans are garbage while the store works. (The last
     // record's may still sit in a stale interpreter register, so only the first is asserted.)
     expect(added).toHaveLength(15);
     expect(added.slice(0, 5).filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
-    finishWrite();
+    write.release();
     await handled;
+  });
+
+  it("lets the summary states go once the store has taken them, before the store's round trip", async () => {
+    const given: WeakRef<TraceSummaryState>[] = [];
+    const create = storeCallGate();
+    // A store that, like the Elasticsearch one, keeps only what it sent of the states (here: their trace ids).
+    store.createSummaryStates = (states: TraceSummaryState[]) => {
+      for (const state of states) given.push(new WeakRef(state));
+      const ids = states.map((state) => state.summary.traceId);
+      return (async () => {
+        await create.hold();
+        await memory.createSummaryStates(ids.map((traceId) => ({ summary: { traceId } as TraceSummary, spans: [] })));
+        return { failures: [], existing: [] };
+      })();
+    };
+    const service = assembler();
+    await service.handleBatch(batchOf([1, 2, 3].flatMap((i) => threeServiceTrace({ startTimeUs: T0_US + i }).spans)));
+    nowMs += IDLE_MS;
+    const flushed = service.flushDue(false);
+    await create.started;
+    await collectGarbage();
+    expect(given).toHaveLength(3);
+    expect(given.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+    create.release();
+    await flushed;
+    expect(service.openTraces).toBe(0);
   });
 
   it('the idle clock restarts with every span of the trace', async () => {

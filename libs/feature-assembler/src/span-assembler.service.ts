@@ -56,6 +56,11 @@ export interface SpanAssemblerOptions {
 /** RetryableStoreError: the store refused some items for now (overload); the whole batch is redelivered. */
 export class RetryableStoreError extends Error {}
 
+/** summariseTrace: an open trace's summary state, merged into the stored one when given. */
+function summariseTrace(trace: OpenTrace, previous?: TraceSummaryState): TraceSummaryState {
+  return mergeCompactSpans(previous, trace.spans, { tags: trace.tags, truncated: trace.truncated });
+}
+
 /** BackpressureError: the open-trace buffer stayed full; the batch is redelivered later (the partition pauses). */
 export class BackpressureError extends Error {}
 
@@ -268,16 +273,16 @@ export class SpanAssemblerService {
   }
 
   private async writeSummaries(traces: OpenTrace[]): Promise<void> {
-    const summarise = (trace: OpenTrace, previous?: TraceSummaryState) => mergeCompactSpans(previous, trace.spans, { tags: trace.tags, truncated: trace.truncated });
     // Most traces are summarised once: create their summaries without a read; only a trace that has one
-    // already (late spans, a replay) is loaded, merged and saved again.
-    const created = await this.options.store.createSummaryStates(traces.map((trace) => summarise(trace)));
+    // already (late spans, a replay) is loaded, merged and saved again. The states are not kept here: the store
+    // may let them go once their documents are written (the Elasticsearch store does, before its request).
+    const created = await this.options.store.createSummaryStates(traces.map((trace) => summariseTrace(trace)));
     const result = { failures: created.failures };
     if (created.existing.length > 0) {
       const existing = new Set(created.existing);
       const late = traces.filter((trace) => existing.has(trace.traceId));
       const previous = await this.options.store.loadSummaryStates(late.map((trace) => ({ traceId: trace.traceId, startTimeUs: trace.earliestStartUs })));
-      result.failures.push(...(await this.options.store.saveSummaryStates(late.map((trace) => summarise(trace, previous.get(trace.traceId))))).failures);
+      result.failures.push(...(await this.options.store.saveSummaryStates(late.map((trace) => summariseTrace(trace, previous.get(trace.traceId))))).failures);
     }
     const retryable = new Set(result.failures.filter((failure) => failure.retryable).map((failure) => failure.id));
     for (const failure of result.failures) {

@@ -13,6 +13,13 @@ function addSpans(buffer: OpenTraceBuffer, partition: number, offset: number, sp
   buffer.add(partition, offset, holdSpans(spans), nowMs);
 }
 
+/** tagSet: a tag set holding the given [key, value] pairs. */
+function tagSet(...pairs: [string, string][]): TraceTagSet {
+  const set = new TraceTagSet();
+  for (const [key, value] of pairs) set.add(key, value);
+  return set;
+}
+
 const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);
 
@@ -142,13 +149,20 @@ describe('TraceTagSet', () => {
     expect([...tags]).toEqual([`sql=${long}`]);
   });
 
-  it('from(n) holds what arrived after the first n tags', () => {
+  it('from(n) holds what arrived after the first n tags, as a set of its own', () => {
     const tags = new TraceTagSet();
     for (const value of ['a', 'b', 'c']) tags.add('k', value);
     const later = tags.from(2);
     expect([...later]).toEqual(['k=c']);
+    expect(later.has('k', 'c')).toBe(true);
+    expect(later.add('k', 'c')).toBe(false);
     expect(later.add('k', 'a')).toBe(true);
-    expect([...tags.from(0)]).toEqual(['k=a', 'k=b', 'k=c']);
+    const all = tags.from(0);
+    expect(all.add('k', 'b')).toBe(false);
+    expect(all.add('k', 'd')).toBe(true);
+    // Neither copy changed the original.
+    expect([...tags]).toEqual(['k=a', 'k=b', 'k=c']);
+    expect([...all]).toEqual(['k=a', 'k=b', 'k=c', 'k=d']);
   });
 
   it('an open trace holds at most MAX_SUMMARY_TAGS distinct tags and is marked truncated beyond, not for repeats', () => {
@@ -166,12 +180,21 @@ describe('TraceTagSet', () => {
   it('holds the given span objects themselves, and takes tags only from the held tag pairs', () => {
     const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
     const held = compactSpan(span(A, '1'));
-    buffer.add(0, 0, { spans: [held, span(A, '2', 0, { ignored: 'yes' })], tags: [{ traceId: A, keys: ['env'], values: ['prod'] }, { traceId: B, keys: ['lost'], values: ['x'] }] }, 0);
+    buffer.add(0, 0, { spans: [held, span(A, '2', 0, { ignored: 'yes' })], tags: [{ traceId: A, tags: tagSet(['env', 'prod']) }, { traceId: B, tags: tagSet(['lost', 'x']) }] }, 0);
     const [trace] = buffer.due(100, 10);
     expect(trace?.spans[0]).toBe(held);
     expect([...(trace?.tags ?? [])]).toEqual(['env=prod']);
     // Tags of a trace with no span in the record open nothing.
     expect(buffer.isOpen(B)).toBe(false);
+  });
+
+  it("a trace's later records add to the tag set its first record brought, repeats once", () => {
+    const buffer = new OpenTraceBuffer({ idleMs: 10, maxOpenTraces: 10, maxSpansPerTrace: 10, maxOpenSpans: 100 });
+    addSpans(buffer, 0, 0, [span(A, '1', 0, { env: 'prod', 'http.method': 'GET' })], 0);
+    addSpans(buffer, 0, 1, [span(A, '2', 0, { env: 'prod', 'http.method': 'POST' }), span(B, '1', 0, { env: 'prod' })], 0);
+    const [first, second] = buffer.take(buffer.due(100, 10));
+    expect([...(first?.tags ?? [])]).toEqual(['env=prod', 'http.method=GET', 'http.method=POST']);
+    expect([...(second?.tags ?? [])]).toEqual(['env=prod']);
   });
 });
 
@@ -180,7 +203,7 @@ describe('holdSpans', () => {
     const spans = [span(A, '1', 0, { env: 'prod', 'http.method': 'GET' }), span(B, '1', 0, { env: 'prod' }), span(A, '2', 5, { env: 'prod', 'http.method': 'POST' })];
     const held = holdSpans(spans);
     expect(held.spans).toEqual(spans.map(compactSpan));
-    expect(held.tags).toEqual([
+    expect(held.tags.map(({ traceId, tags }) => ({ traceId, ...tags.pairs() }))).toEqual([
       { traceId: A, keys: ['env', 'http.method', 'http.method'], values: ['prod', 'GET', 'POST'] },
       { traceId: B, keys: ['env'], values: ['prod'] },
     ]);
@@ -196,7 +219,7 @@ describe('holdSpans', () => {
   it('drops spans without tags from the tag pairs, and cuts long values as the summary does', () => {
     const long = 'x'.repeat(MAX_SUMMARY_TAG_VALUE + 10);
     expect(holdSpans([span(A, '1')]).tags).toEqual([]);
-    expect(holdSpans([span(A, '1', 0, { sql: long })]).tags[0]?.values[0]).toHaveLength(MAX_SUMMARY_TAG_VALUE);
+    expect(holdSpans([span(A, '1', 0, { sql: long })]).tags[0]?.tags.pairs().values[0]).toHaveLength(MAX_SUMMARY_TAG_VALUE);
   });
 });
 

@@ -23,9 +23,13 @@ export const DEFAULT_OPEN_TRACE_LIMITS: OpenTraceLimits = { idleMs: 5_000, maxOp
  * sees every tag of every span, most of them repeats, and a string per tag per span was 8% of its CPU.
  */
 export class TraceTagSet implements Iterable<string> {
-  private readonly byKey = new Map<string, Set<string>>();
-  private readonly keys: string[] = [];
-  private readonly values: string[] = [];
+  /** byKey: key → its values; built on the first add or has (a copy made by {@link from} is mostly only read). */
+  private byKey: Map<string, Set<string>> | undefined;
+
+  constructor(
+    private readonly keys: string[] = [],
+    private readonly values: string[] = [],
+  ) {}
 
   /** size: distinct tags held. */
   get size(): number {
@@ -35,10 +39,11 @@ export class TraceTagSet implements Iterable<string> {
   /** add: adds the tag unless it is held (values compare on their first {@link MAX_SUMMARY_TAG_VALUE} characters); false when it was. */
   add(key: string, value: string): boolean {
     const kept = value.length > MAX_SUMMARY_TAG_VALUE ? value.slice(0, MAX_SUMMARY_TAG_VALUE) : value;
-    let values = this.byKey.get(key);
+    const byKey = this.index();
+    let values = byKey.get(key);
     if (values === undefined) {
       values = new Set();
-      this.byKey.set(key, values);
+      byKey.set(key, values);
     } else if (values.has(kept)) return false;
     values.add(kept);
     this.keys.push(key);
@@ -48,7 +53,7 @@ export class TraceTagSet implements Iterable<string> {
 
   /** has: whether the tag is held. */
   has(key: string, value: string): boolean {
-    return this.byKey.get(key)?.has(value.length > MAX_SUMMARY_TAG_VALUE ? value.slice(0, MAX_SUMMARY_TAG_VALUE) : value) ?? false;
+    return this.index().get(key)?.has(value.length > MAX_SUMMARY_TAG_VALUE ? value.slice(0, MAX_SUMMARY_TAG_VALUE) : value) ?? false;
   }
 
   /** pairs: the held tags as parallel key and value lists, in arrival order (the set's own lists: do not change them). */
@@ -56,11 +61,27 @@ export class TraceTagSet implements Iterable<string> {
     return { keys: this.keys, values: this.values };
   }
 
-  /** from: a new set with the tags added after the first `count` (what arrived after a snapshot of that size). */
+  /**
+   * from: a new set with the tags added after the first `count` (what arrived after a snapshot of that size).
+   * The held pairs are distinct already: the copy takes the lists as they are and indexes them only when it is
+   * added to. A snapshot of an open trace waits for the summary's write, and its index would only be garbage
+   * promoted by the collector.
+   */
   from(count: number): TraceTagSet {
-    const out = new TraceTagSet();
-    for (let i = count; i < this.keys.length; i++) out.add(this.keys[i] as string, this.values[i] as string);
-    return out;
+    return new TraceTagSet(this.keys.slice(count), this.values.slice(count));
+  }
+
+  private index(): Map<string, Set<string>> {
+    if (this.byKey !== undefined) return this.byKey;
+    const byKey = new Map<string, Set<string>>();
+    for (let i = 0; i < this.keys.length; i++) {
+      const key = this.keys[i] as string;
+      const values = byKey.get(key);
+      if (values === undefined) byKey.set(key, new Set([this.values[i] as string]));
+      else values.add(this.values[i] as string);
+    }
+    this.byKey = byKey;
+    return byKey;
   }
 
   /** [Symbol.iterator]: the tags as {@link summaryTag} strings, in arrival order. */
@@ -94,21 +115,21 @@ export class StringInterner {
   }
 }
 
-/** TraceTagPairs: the distinct tags of one trace among some spans, as parallel key and value lists. */
-export interface TraceTagPairs {
+/** HeldTraceTags: the distinct tags of one trace among some spans. */
+export interface HeldTraceTags {
   traceId: string;
-  keys: readonly string[];
-  values: readonly string[];
+  tags: TraceTagSet;
 }
 
 /**
  * HeldSpans: what the open-trace buffer keeps of some spans (one topic record's): their compact form, and per
  * trace their distinct tags. Made before the spans are stored, so that while the store works the whole spans
- * and their tag objects are garbage (they die young) and only this much survives.
+ * and their tag objects are garbage (they die young) and only this much survives; a trace first seen in the
+ * record then keeps its tag set as it is.
  */
 export interface HeldSpans {
   spans: SummarySpan[];
-  tags: TraceTagPairs[];
+  tags: HeldTraceTags[];
 }
 
 /**
@@ -141,8 +162,8 @@ export function holdSpans(spans: readonly Span[], strings?: StringInterner): Hel
     const spanTags = span.tags;
     for (const key in spanTags) traceTags.add(key, spanTags[key] as string);
   }
-  const tags: TraceTagPairs[] = [];
-  for (const [id, set] of byTrace) if (set.size > 0) tags.push({ traceId: id, ...set.pairs() });
+  const tags: HeldTraceTags[] = [];
+  for (const [id, set] of byTrace) if (set.size > 0) tags.push({ traceId: id, tags: set });
   return { spans: held, tags };
 }
 
@@ -198,7 +219,8 @@ export class OpenTraceBuffer {
   /**
    * add: the stored spans of one record (partition, offset), as {@link holdSpans} made them; they keep their trace
    * open until it is idle. The span objects are held as given: whatever they carry stays in memory until the
-   * summary is written. Tags count into their trace's tag set (a trace without a span here is ignored).
+   * summary is written. Tags count into their trace's tag set (a trace without a span here is ignored); the
+   * first tag set of a trace becomes its own (the caller must not use it afterwards).
    */
   add(partition: number, offset: number, held: HeldSpans, nowMs: number): void {
     for (const span of held.spans) {
@@ -223,9 +245,16 @@ export class OpenTraceBuffer {
         this.pending.set(partition, counts);
       }
     }
-    for (const { traceId, keys, values } of held.tags) {
+    for (const { traceId, tags } of held.tags) {
       const trace = this.traces.get(traceId);
       if (trace === undefined) continue;
+      // Mostly a trace's spans come in one record: its tag set then becomes the trace's, not copied tag by tag
+      // (the record's set waited for the span write: a copy would leave it as promoted garbage).
+      if (trace.tags.size === 0 && tags.size <= MAX_SUMMARY_TAGS) {
+        trace.tags = tags;
+        continue;
+      }
+      const { keys, values } = tags.pairs();
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i] as string;
         const value = values[i] as string;
