@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
@@ -87,6 +87,15 @@ describe('end to end: five services on Kafka, Elasticsearch and Redis', () => {
     minuteCallsInStore: async (service, operation, minute) => Number((await redis.hget(RedisKeys.minuteWindow(prefix, { service, operation }, minute), 'calls')) ?? 0),
   });
   pipelineScenario(target);
+
+  it('runs each service as tools/start-service.sh starts it: span-assembler with its 64 MiB young generation', () => {
+    const argsOf = (service: ServiceProcess | undefined) => readFileSync(`/proc/${service?.child.pid}/cmdline`, 'utf8').split('\0');
+    const assembler = argsOf(services['span-assembler']);
+    // exec: the pid the test holds is node's own, running the service's entry point.
+    expect(assembler).toContain('--max-semi-space-size=64');
+    expect(assembler[assembler.length - 2]).toMatch(/apps\/span-assembler\/src\/main\.ts$/);
+    expect(argsOf(services['query-api']).some((arg) => arg.startsWith('--max-semi-space-size'))).toBe(false);
+  });
 
   it('lets no rejected batch reach Kafka, and counts each rejection by reason', async () => {
     const gateway = services['ingest-gateway']!.url;

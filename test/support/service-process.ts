@@ -15,12 +15,13 @@ export interface ServiceProcess {
 }
 
 /**
- * startServiceProcess: runs `apps/<app>/src/main.ts` with the given environment on a free port, waits for its
+ * startServiceProcess: runs `apps/<app>/src/main.ts` through tools/start-service.sh with the given environment on a free port, waits for its
  * "listening" log line and, unless `waitReady` is false, for /readyz to answer 200.
  */
 export async function startServiceProcess(app: string, env: Record<string, string>, options: { timeoutMs?: number; waitReady?: boolean } = {}): Promise<ServiceProcess> {
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const child = spawn(process.execPath, ['-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', app, 'src', 'main.ts')], {
+  // As a user starts it: tools/start-service.sh adds the service's own node flags and execs node (same pid).
+  const child = spawn('bash', [join(ROOT, 'tools', 'start-service.sh'), app], {
     cwd: ROOT,
     env: { ...process.env, SKEIN_HTTP_PORT: '0', SKEIN_OTLP_HTTP_PORT: '0', SKEIN_OTLP_GRPC_PORT: '0', SKEIN_HTTP_HOST: '127.0.0.1', SKEIN_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,7 +14,7 @@
  *
  *   assembler  Pre-fills `<prefix>.skein.spans.v1` (6 partitions) with the spans, one message per trace per
  *              request as the gateway writes them (encodeSpanMessages, KafkaMessageBus: lz4, acks=all), then
- *              starts the real span-assembler (`apps/span-assembler/src/main.ts`, SKEIN_LOG_LEVEL=warn) and reads
+ *              starts the real span-assembler (`tools/start-service.sh span-assembler`, SKEIN_LOG_LEVEL=warn) and reads
  *              its /metrics every 250 ms: sustained spans/s = skein_assembler_spans_written_total between 10%
  *              and 90% of the spans (start-up and tail excluded); time until every span and every summary is
  *              stored; the assembler's RSS and CPU; Elasticsearch's and Kafka's CPU; the assembler's bulk size
@@ -289,15 +289,16 @@ interface Service {
   stop(): Promise<number | string | null>;
 }
 
-/** startService: one Skein app as a child process (SKEIN_LOG_LEVEL=warn, 127.0.0.1), ready when /readyz answers 200. */
+/** startService: one Skein app as a child process via tools/start-service.sh (SKEIN_LOG_LEVEL=warn, 127.0.0.1), ready when /readyz answers 200. */
 async function startService(name: string, app: string, env: Record<string, string>, profile: boolean): Promise<Service> {
   const port = await freePort();
   const profileDir = profile ? mkdtempSync(join(tmpdir(), `skein-bench-prof-${name}-`)) : undefined;
   // SKEIN_BENCH_SERVICE_NODE_FLAGS: extra node/V8 flags for the services (experiments: --trace-gc, heap sizes);
   // SKEIN_BENCH_SERVICE_LOG_DIR: where each service's whole output is written (<name>-<pid>.log).
   const extraFlags = (process.env['SKEIN_BENCH_SERVICE_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');
-  const nodeArgs = [...extraFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', app, 'src', 'main.ts')];
-  const child = spawn(process.execPath, nodeArgs, {
+  // Started as a user starts it (tools/start-service.sh: the service's own node flags; exec, so the pid is node's).
+  const nodeArgs = [...extraFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  const child = spawn('bash', [join(ROOT, 'tools', 'start-service.sh'), app, ...nodeArgs], {
     cwd: ROOT,
     env: { ...process.env, ...env, SKEIN_HTTP_HOST: '127.0.0.1', SKEIN_HTTP_PORT: String(port), SKEIN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
