@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ]; then npm ci --no-audit --no-fund; fi
-exec node -r ./tools/register.js apps/embedded/src/main.ts
+exec bash tools/start-service.sh embedded

@@ -4,7 +4,8 @@
 #   bash tools/start-service.sh <app> [node flags...]     e.g. bash tools/start-service.sh span-assembler
 #
 # <app> is a directory under apps/ (ingest-gateway, span-assembler, metrics-aggregator, sla-checker, query-api,
-# embedded); extra node flags (--cpu-prof, --trace-gc, ...) go before the service's own. The process is replaced
+# embedded); extra node flags (--cpu-prof, --trace-gc, ...) come after the service's own, so they override them
+# (for V8 flags the last one given wins). The process is replaced
 # (exec), so its pid is the service's. Configuration is by environment variables (docs/configuration.md).
 #
 # Flags per service (docs/decisions.md, "V8 young generation for span-assembler"):

@@ -65,6 +65,9 @@ const SPAN_WRITER_INITIAL_SPANS = 1_000;
 /** SPAN_WRITER_MAX_INITIAL_SPANS: the largest first buffer a hint may ask for, in spans (~1 KiB each). */
 const SPAN_WRITER_MAX_INITIAL_SPANS = 20_000;
 
+/** UNPLACED_TRACE_REASON: why a document of a trace whose trace-id → day lookup failed is not written (retried later). */
+const UNPLACED_TRACE_REASON = 'the trace-id → day lookup could not be written';
+
 type SpanDocument = Span & { startTime: string };
 type SummaryDocument = TraceSummary & { startTime: string; spans: TraceSummaryState['spans'] };
 type TraceDayDocument = { day: string };
@@ -97,21 +100,15 @@ function summaryBulkDocuments(prefix: string, states: readonly TraceSummaryState
   const documents = new DocumentWriter(states.length, expectedBytes);
   const failures: StoreFailure[] = [];
   const placed: { index: string; id: string }[] = [];
-  const indexJson = new Map<string, string>();
   for (const state of states) {
     const id = state.summary.traceId;
     const day = days.get(id);
     if (day === undefined) {
-      failures.push({ id, reason: 'the trace-id → day lookup could not be written', retryable: true });
+      failures.push({ id, reason: UNPLACED_TRACE_REASON, retryable: true });
       continue;
     }
     const index = dayIndexName(prefix, 'traces', day);
-    let json = indexJson.get(index);
-    if (json === undefined) {
-      json = JSON.stringify(index);
-      indexJson.set(index, json);
-    }
-    documents.action(action, json, id);
+    documents.action(action, JSON.stringify(index), id);
     documents.add(summaryDocumentSource(state));
     placed.push({ index, id });
   }
@@ -314,7 +311,7 @@ export class ElasticsearchTraceStore implements TraceStore {
       const id = ids[i] as string;
       const day = days.get(traceIds[i] as string);
       if (day === undefined) {
-        failures.push({ id, reason: 'the trace-id → day lookup could not be written', retryable: true });
+        failures.push({ id, reason: UNPLACED_TRACE_REASON, retryable: true });
         bodyHolds = false;
         continue;
       }

@@ -56,13 +56,13 @@ export interface SpanAssemblerOptions {
 /** RetryableStoreError: the store refused some items for now (overload); the whole batch is redelivered. */
 export class RetryableStoreError extends Error {}
 
+/** BackpressureError: the open-trace buffer stayed full; the batch is redelivered later (the partition pauses). */
+export class BackpressureError extends Error {}
+
 /** summariseTrace: an open trace's summary state, merged into the stored one when given. */
 function summariseTrace(trace: OpenTrace, previous?: TraceSummaryState): TraceSummaryState {
   return mergeCompactSpans(previous, trace.spans, { tags: trace.tags, truncated: trace.truncated });
 }
-
-/** BackpressureError: the open-trace buffer stayed full; the batch is redelivered later (the partition pauses). */
-export class BackpressureError extends Error {}
 
 /**
  * SpanAssemblerService: consumes span messages, stores every span at once (idempotent ids), keeps each trace
