@@ -36,6 +36,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** sleepUntil: waits until the wall clock reads `deadlineMs` (a timer may fire a millisecond before Date.now agrees). */
+async function sleepUntil(deadlineMs: number): Promise<void> {
+  for (let left = deadlineMs - Date.now(); left > 0; left = deadlineMs - Date.now()) await sleep(left);
+}
+
 if (!MANAGED) process.stderr.write(`test/storage/elasticsearch-outage.serial.int-spec.ts ${SKIPPED}\n`);
 
 (MANAGED ? describe : describe.skip)(MANAGED ? 'span-assembler while Elasticsearch is down for 60 s (serial fault test)' : `span-assembler while Elasticsearch is down — ${SKIPPED}`, () => {
@@ -96,7 +101,7 @@ if (!MANAGED) process.stderr.write(`test/storage/elasticsearch-outage.serial.int
     await sleep(5_000);
     await infra('stop');
     const stoppedAt = Date.now();
-    await sleep(OUTAGE_MS);
+    await sleepUntil(stoppedAt + OUTAGE_MS);
     const downFor = Date.now() - stoppedAt;
     await infra('start');
     await sleep(5_000);
