@@ -139,6 +139,30 @@ describe('KafkaMessageBus (Kafka specifics)', () => {
     await subscription.stop();
   });
 
+  it('with minBytes, a fetch waits (up to maxWaitTimeMs) for more: messages published one by one come in one or two batches, and a lone message still comes', async () => {
+    const topic = await newTopic();
+    const waiting = new KafkaMessageBus({ ...fastOptions(), minBytes: 1_048_576, maxWaitTimeMs: 2_000 });
+    const batches: string[][] = [];
+    try {
+      const subscription = await waiting.subscribe({ topic, groupId: uniqueName('group') }, async (batch) => {
+        batches.push(batch.records.map((r) => r.value.toString()));
+      });
+      // One key, one partition; each publish waits for its acknowledgement, so without the minimum every message
+      // answers the pending fetch on its own (one batch each). Six messages take well under one wait, so at most
+      // one fetch boundary falls among them.
+      const values = Array.from({ length: 6 }, (_, i) => `m-${i}`);
+      for (const value of values) await bus.publish(topic, [{ key: 'one-partition', value: Buffer.from(value) }]);
+      await eventually(() => expect(batches.flat()).toEqual(values), 10_000);
+      expect(batches.length).toBeLessThanOrEqual(2);
+      // Far below the minimum: still delivered, once the wait is over.
+      await bus.publish(topic, [{ key: 'one-partition', value: Buffer.from('lone') }]);
+      await eventually(() => expect(batches.flat()).toEqual([...values, 'lone']), 10_000);
+      await subscription.stop();
+    } finally {
+      await waiting.close();
+    }
+  });
+
   /** publishOneByOne: one record batch per message, so a consumer with a tiny fetch size gets one message per batch. */
   const publishOneByOne = async (target: MessageBus, topic: string, keys: string[]): Promise<void> => {
     for (const key of keys) await target.publish(topic, [{ key, value: Buffer.from(key) }]);

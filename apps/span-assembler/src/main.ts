@@ -9,7 +9,14 @@ async function main(): Promise<void> {
   const config = loadSpanAssemblerConfig();
   const logger = createLogger('span-assembler', config.SKEIN_LOG_LEVEL);
   const registry = createMetricsRegistry();
-  const bus = new KafkaMessageBus({ brokers: config.SKEIN_KAFKA_BROKERS, clientId: `${config.SKEIN_KAFKA_CLIENT_ID}-span-assembler`, maxBytesPerPartition: config.SKEIN_ASSEMBLER_FETCH_BYTES, prefetchBatches: config.SKEIN_ASSEMBLER_PREFETCH_BATCHES });
+  const bus = new KafkaMessageBus({
+    brokers: config.SKEIN_KAFKA_BROKERS,
+    clientId: `${config.SKEIN_KAFKA_CLIENT_ID}-span-assembler`,
+    maxBytesPerPartition: config.SKEIN_ASSEMBLER_FETCH_BYTES,
+    prefetchBatches: config.SKEIN_ASSEMBLER_PREFETCH_BATCHES,
+    minBytes: config.SKEIN_ASSEMBLER_FETCH_MIN_BYTES,
+    maxWaitTimeMs: config.SKEIN_ASSEMBLER_FETCH_MAX_WAIT_MS,
+  });
   const store = new ElasticsearchTraceStore({ node: config.SKEIN_ES_URL, indexPrefix: config.SKEIN_ES_INDEX_PREFIX });
   const spansTopic = topicName(SPANS_TOPIC, config.SKEIN_TOPIC_PREFIX);
   const deadLetterTopic = topicName(DEAD_LETTER_TOPIC, config.SKEIN_TOPIC_PREFIX);

@@ -28,8 +28,10 @@ describe('loadSpanAssemblerConfig', () => {
       SKEIN_MAX_SPANS_PER_TRACE: 10000,
       SKEIN_MAX_OPEN_SPANS: 500000,
       SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: 3,
-      SKEIN_ASSEMBLER_FETCH_BYTES: 524288,
+      SKEIN_ASSEMBLER_FETCH_BYTES: 1048576,
       SKEIN_ASSEMBLER_PREFETCH_BATCHES: 1,
+      SKEIN_ASSEMBLER_FETCH_MIN_BYTES: 1048576,
+      SKEIN_ASSEMBLER_FETCH_MAX_WAIT_MS: 1000,
       SKEIN_RETENTION_DAYS: 7,
     });
   });
@@ -40,5 +42,15 @@ describe('loadSpanAssemblerConfig', () => {
 
   it('names a bad variable', () => {
     expect(configProblems(() => loadSpanAssemblerConfig({ ...MINIMAL, SKEIN_HTTP_PORT: '65536', SKEIN_ES_INDEX_PREFIX: 'Skein_Prod' }))).toEqual(['SKEIN_HTTP_PORT: Number must be less than or equal to 65535', 'SKEIN_ES_INDEX_PREFIX: lowercase letters, digits, "-" and "." only']);
+  });
+
+  it('refuses a fetch minimum above the per-partition fetch size, naming both variables', () => {
+    expect(configProblems(() => loadSpanAssemblerConfig({ ...MINIMAL, SKEIN_ASSEMBLER_FETCH_BYTES: '1048576', SKEIN_ASSEMBLER_FETCH_MIN_BYTES: '1048577' }))).toEqual([
+      "SKEIN_ASSEMBLER_FETCH_MIN_BYTES: must not exceed SKEIN_ASSEMBLER_FETCH_BYTES (1048576), got 1048577: one partition's full batch must be enough to answer a fetch",
+    ]);
+    expect(loadSpanAssemblerConfig({ ...MINIMAL, SKEIN_ASSEMBLER_FETCH_BYTES: '1048576', SKEIN_ASSEMBLER_FETCH_MIN_BYTES: '1048576' })).toMatchObject({ SKEIN_ASSEMBLER_FETCH_MIN_BYTES: 1048576 });
+    // Unset, the minimum follows a smaller fetch size instead of refusing it.
+    expect(loadSpanAssemblerConfig({ ...MINIMAL, SKEIN_ASSEMBLER_FETCH_BYTES: '262144' })).toMatchObject({ SKEIN_ASSEMBLER_FETCH_BYTES: 262144, SKEIN_ASSEMBLER_FETCH_MIN_BYTES: 262144 });
+    expect(loadSpanAssemblerConfig({ ...MINIMAL, SKEIN_ASSEMBLER_FETCH_MIN_BYTES: '1' })).toMatchObject({ SKEIN_ASSEMBLER_FETCH_MIN_BYTES: 1 });
   });
 });

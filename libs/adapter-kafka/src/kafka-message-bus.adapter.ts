@@ -58,8 +58,15 @@ export interface KafkaMessageBusOptions {
    * handled. Memory: up to (prefetchBatches + 2) × maxBytesPerPartition per partition (compressed size; records take more once decompressed).
    */
   prefetchBatches?: number;
-  /** maxWaitTimeMs: the longest a fetch waits for data; also bounds how long stop() waits on an idle fetch. Default 1000. */
+  /** maxWaitTimeMs: the longest a fetch waits for data (or for minBytes of it); also bounds how long stop() waits on an idle fetch. Default 1000. */
   maxWaitTimeMs?: number;
+  /**
+   * minBytes: the least (compressed) bytes, over all partitions of a broker, a fetch waits for before it returns,
+   * up to maxWaitTimeMs; default 1 (return as soon as anything is there). Under a steady stream 1 means a fetch
+   * per few records, so a consumer that writes each batch to a store sends many small writes; a larger value
+   * trades at most maxWaitTimeMs of latency for batches of about this size.
+   */
+  minBytes?: number;
   /** subscribeTimeoutMs: the most subscribe() waits to join the group and position the consumer, default 90000. */
   subscribeTimeoutMs?: number;
   /** redeliveryBackoffMs: first delay before a failed batch is delivered again, doubled per failure, default 500. */
@@ -103,6 +110,7 @@ export class KafkaMessageBus implements MessageBus {
       rebalanceTimeoutMs: 60_000,
       heartbeatIntervalMs: 3_000,
       maxWaitTimeMs: 1_000,
+      minBytes: 1,
       maxBytesPerPartition: 1_048_576,
       prefetchBatches: 1,
       subscribeTimeoutMs: 90_000,
@@ -452,6 +460,7 @@ class KafkaSubscription implements BusSubscription {
       rebalanceTimeout: this.options.rebalanceTimeoutMs,
       heartbeatInterval: this.options.heartbeatIntervalMs,
       maxWaitTimeInMs: this.options.maxWaitTimeMs,
+      minBytes: this.options.minBytes,
       maxBytesPerPartition: this.options.maxBytesPerPartition,
       allowAutoTopicCreation: false,
     });

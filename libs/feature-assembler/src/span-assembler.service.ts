@@ -97,6 +97,8 @@ export class SpanAssemblerService {
   private readonly summaryFailures: Counter;
   private readonly retentionDeleted: Counter;
   private readonly summaryLag: Histogram;
+  private readonly batchSpans: Histogram;
+  private readonly batchStoreSeconds: Histogram;
 
   constructor(private readonly options: SpanAssemblerOptions) {
     this.buffer = new OpenTraceBuffer({ ...DEFAULT_OPEN_TRACE_LIMITS, ...options.limits });
@@ -117,6 +119,20 @@ export class SpanAssemblerService {
       name: 'skein_assembler_summary_delay_seconds',
       help: 'From the last span of a trace arriving to its summary being durable (the idle period included).',
       buckets: [1, 2, 5, 6, 8, 10, 15, 30, 60, 120],
+      registers,
+    });
+    // Spans per stored batch and the store's time for it: many small batches (a fetch per few records) make the
+    // store pay per request; slow batches are the store itself.
+    this.batchSpans = new Histogram({
+      name: 'skein_assembler_batch_spans',
+      help: 'Spans per consumed batch written to the trace store (one bulk request per batch).',
+      buckets: [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+      registers,
+    });
+    this.batchStoreSeconds = new Histogram({
+      name: 'skein_assembler_batch_store_seconds',
+      help: "The trace store's time to make one batch's spans durable.",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     const buffer = this.buffer;
@@ -196,7 +212,10 @@ export class SpanAssemblerService {
     if (spanCount > 0) {
       this.lastBatchSpans = spanCount;
       this.received.inc(spanCount);
+      this.batchSpans.observe(spanCount);
+      const endStore = this.batchStoreSeconds.startTimer();
       const result = await writer.write();
+      endStore();
       const retryable = result.failures.filter((failure) => failure.retryable);
       if (retryable.length > 0) throw new RetryableStoreError(`${retryable.length} span(s) refused for now, first: ${retryable[0]?.reason}`);
       const refused = new Map(result.failures.map((failure) => [failure.id, failure.reason]));

@@ -41,10 +41,14 @@ export const assemblyShape = {
   SKEIN_MAX_OPEN_SPANS: env.positiveInt(500_000),
   /** SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: partitions whose batches span-assembler stores at once (overlapping Elasticsearch bulks); default 3. */
   SKEIN_ASSEMBLER_PARTITIONS_CONCURRENTLY: env.positiveInt(3),
-  /** SKEIN_ASSEMBLER_FETCH_BYTES: most compressed bytes fetched per partition at once (the batch size); smaller = lower latency to searchable, default 524288 (512 KiB). */
-  SKEIN_ASSEMBLER_FETCH_BYTES: env.positiveInt(512 * 1024),
+  /** SKEIN_ASSEMBLER_FETCH_BYTES: most compressed bytes fetched per partition at once (the largest batch and span bulk), default 1048576 (1 MiB). */
+  SKEIN_ASSEMBLER_FETCH_BYTES: env.positiveInt(1024 * 1024),
   /** SKEIN_ASSEMBLER_PREFETCH_BATCHES: batches per partition fetched and queued while one is stored (the next fetch overlaps the store's round trips); 0 fetches only after a whole fetch is stored; default 1. */
   SKEIN_ASSEMBLER_PREFETCH_BATCHES: env.nonNegativeInt(1),
+  /** SKEIN_ASSEMBLER_FETCH_MIN_BYTES: least compressed bytes a fetch waits for (over all partitions), up to SKEIN_ASSEMBLER_FETCH_MAX_WAIT_MS, so a steady stream is stored in fewer, larger bulks; at most SKEIN_ASSEMBLER_FETCH_BYTES; unset = SKEIN_ASSEMBLER_FETCH_BYTES. */
+  SKEIN_ASSEMBLER_FETCH_MIN_BYTES: z.coerce.number().int().min(1).optional(),
+  /** SKEIN_ASSEMBLER_FETCH_MAX_WAIT_MS: longest a fetch waits for SKEIN_ASSEMBLER_FETCH_MIN_BYTES (adds at most this to the time to searchable), default 1000 ms. */
+  SKEIN_ASSEMBLER_FETCH_MAX_WAIT_MS: env.positiveInt(1000),
   /** SKEIN_RETENTION_DAYS: whole UTC days of traces kept before today; older daily indices are deleted hourly; 0 keeps everything; default 7. */
   SKEIN_RETENTION_DAYS: env.nonNegativeInt(7),
 };
