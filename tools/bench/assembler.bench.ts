@@ -973,7 +973,10 @@ async function pollOnce(es: Client, prefix: string, probes: Probe[]): Promise<nu
       size: 0,
       track_total_hits: false,
       query: { terms: { traceId: group.map((p) => p.traceId) } },
-      aggs: { traces: { terms: { field: 'traceId', size: group.length } } },
+      // `map`: count the few matching documents' values directly. The default (global ordinals) rebuilds an
+      // ordinal map over every traceId of the shard after each refresh, i.e. about once a second under load: the
+      // observer then costs Elasticsearch more CPU than the searches a user makes.
+      aggs: { traces: { terms: { field: 'traceId', size: group.length, execution_hint: 'map' } } },
     });
     const at = performance.now();
     const buckets = (response.aggregations?.['traces'] as estypes.AggregationsStringTermsAggregate | undefined)?.buckets;
