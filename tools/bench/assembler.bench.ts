@@ -481,7 +481,7 @@ const KAFKA_MARKER = 'kafka.Kafka';
 
 /** CpuMeter: CPU cores used by the assembler, gateway, Elasticsearch, Kafka, this process and the whole machine over a window. */
 class CpuMeter {
-  private readonly start: { t: number; pids: Map<string, number | undefined>; self: NodeJS.CpuUsage; machine?: { busy: number; total: number } };
+  private readonly start: { t: number; pids: Map<string, number | undefined>; self: NodeJS.CpuUsage; machine?: { busy: number; total: number; steal: number } };
 
   constructor(private readonly pids: Record<string, number | undefined>) {
     this.start = { t: performance.now(), pids: this.read(), self: process.cpuUsage(), machine: machineCpu() };
@@ -491,7 +491,7 @@ class CpuMeter {
     return new Map(Object.entries(this.pids).map(([name, pid]) => [name, processCpuSeconds(pid)]));
   }
 
-  /** cores: cores used per process since construction, `bench` (this process), `rest` (everything else) and machine busy %. */
+  /** cores: cores used per process since construction, `bench` (this process), `rest` (everything else), machine busy % and the part of it stolen by the hypervisor. */
   cores(): Record<string, number | undefined> {
     const seconds = (performance.now() - this.start.t) / 1000;
     const now = this.read();
@@ -509,6 +509,7 @@ class CpuMeter {
     if (machine && this.start.machine) {
       const busy = (machine.busy - this.start.machine.busy) / (machine.total - this.start.machine.total);
       out['machineBusyPct'] = round(100 * busy);
+      out['machineStealPct'] = round((100 * (machine.steal - this.start.machine.steal)) / (machine.total - this.start.machine.total));
       out['rest'] = round(Math.max(0, busy * cpus().length - known), 2);
     }
     return out;
@@ -1176,7 +1177,11 @@ const STAGES: FrameMatcher[] = [
 // ------------------------------------------------------------------------------------------------ main
 
 const n = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '?' : Math.round(x).toLocaleString('en-US'));
-const cores = (c: Record<string, number | undefined>) => Object.entries(c).filter(([k]) => k !== 'machineBusyPct').map(([k, v]) => `${k} ${v ?? '?'}`).join(', ') + `; machine ${c['machineBusyPct'] ?? '?'}% busy of ${cpus().length} CPUs`;
+const cores = (c: Record<string, number | undefined>) =>
+  Object.entries(c)
+    .filter(([k]) => !k.startsWith('machine'))
+    .map(([k, v]) => `${k} ${v ?? '?'}`)
+    .join(', ') + `; machine ${c['machineBusyPct'] ?? '?'}% busy of ${cpus().length} CPUs (steal ${c['machineStealPct'] ?? '?'}%)`;
 const bg = (b: { busyPct: number | undefined; waitedS: number; load1: number }) => `${b.busyPct ?? '?'}% busy before the phase (load1 ${b.load1}, waited ${b.waitedS} s)`;
 
 function printAssembler(r: AssemblerResult): void {

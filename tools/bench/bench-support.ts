@@ -38,13 +38,14 @@ export function processCpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /** machineCpu: busy and total jiffies of all CPUs (/proc/stat). */
-export function machineCpu(): { busy: number; total: number } | undefined {
+export function machineCpu(): { busy: number; total: number; steal: number } | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
     const v = line.trim().split(/\s+/).slice(1).map(Number);
     const idle = (v[3] ?? 0) + (v[4] ?? 0);
     const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
+    // steal: time the hypervisor ran something else while this VM wanted a CPU (counted in busy).
+    return { busy: total - idle, total, steal: v[7] ?? 0 };
   } catch {
     return undefined;
   }
