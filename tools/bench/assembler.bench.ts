@@ -42,7 +42,7 @@
  */
 import { Client } from '@elastic/elasticsearch';
 import type { estypes } from '@elastic/elasticsearch';
-import { isoFromUs } from '@skein/adapter-elasticsearch';
+import { isoFromUs, summaryDocumentSource } from '@skein/adapter-elasticsearch';
 import { KafkaMessageBus } from '@skein/adapter-kafka';
 import {
   CONSUMER_GROUPS,
@@ -820,8 +820,8 @@ function ceilingBodies(prefix: string, data: Dataset, bulkSpans: number): { bodi
       for (const span of traceSpans) {
         lines.push(JSON.stringify({ index: { _index: dayIndexName(prefix, 'spans', day), _id: spanDocumentId(span) } }), JSON.stringify({ ...span, startTime: isoFromUs(span.startTimeUs) }));
       }
-      const { summary, spans: compact } = mergeTraceSummary(undefined, traceSpans);
-      lines.push(JSON.stringify({ index: { _index: dayIndexName(prefix, 'traces', day), _id: traceId } }), JSON.stringify({ ...summary, startTime: isoFromUs(summary.startTimeUs), spans: compact }));
+      // The store's own serialization of a summary document, so the ceiling writes exactly what the assembler writes.
+      lines.push(JSON.stringify({ index: { _index: dayIndexName(prefix, 'traces', day), _id: traceId } }), summaryDocumentSource(mergeTraceSummary(undefined, traceSpans)));
       spans += traceSpans.length;
       docs += traceSpans.length + 2;
       if (spans >= bulkSpans) flush();
