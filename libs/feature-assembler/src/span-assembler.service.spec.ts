@@ -30,6 +30,14 @@ const T0_US = Date.UTC(2026, 0, 15, 10, 20) * 1000;
 const IDLE_MS = 5_000;
 
 /** counter: the value of a counter (with exactly these labels) in a registry; 0 when never incremented. */
+async function histogram(registry: Registry, name: string): Promise<{ count: number; sum: number }> {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`metric ${name} is not registered`);
+  const { values } = await metric.get();
+  const of = (suffix: string) => values.find((v) => v.metricName === `${name}_${suffix}`)?.value ?? NaN;
+  return { count: of('count'), sum: of('sum') };
+}
+
 async function counter(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) throw new Error(`metric ${name} is not registered`);
@@ -235,6 +243,11 @@ describe('SpanAssemblerService', () => {
     expect((await summaryOf(b.traceId))?.errorCount).toBe(2);
     expect(await counter(registry, 'skein_assembler_summaries_written_total')).toBe(2);
     expect(await counter(registry, 'skein_assembler_spans_written_total')).toBe(10);
+    // Every stored batch is observed: its spans, and the store's time for it.
+    const batches = await histogram(registry, 'skein_assembler_batch_spans');
+    expect(batches.sum).toBe(10);
+    expect(batches.count).toBeGreaterThan(0);
+    expect((await histogram(registry, 'skein_assembler_batch_store_seconds')).count).toBe(batches.count);
     // New traces: their summaries are created without reading the store first.
     expect(store.loadedTraces).toEqual([]);
   });
