@@ -21,7 +21,7 @@ import { eventually, threeServiceTrace } from '@skein/testing';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pino from 'pino';
-import { Registry } from 'prom-client';
+import { Histogram, Registry } from 'prom-client';
 import { BackpressureError, RetryableStoreError, SpanAssemblerOptions, SpanAssemblerService } from './span-assembler.service';
 
 const TOPIC = 'skein.spans.v1';
@@ -32,7 +32,7 @@ const IDLE_MS = 5_000;
 /** counter: the value of a counter (with exactly these labels) in a registry; 0 when never incremented. */
 async function histogram(registry: Registry, name: string): Promise<{ count: number; sum: number }> {
   const metric = registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`metric ${name} is not registered`);
+  if (!(metric instanceof Histogram)) throw new Error(`metric ${name} is not a registered histogram`);
   const { values } = await metric.get();
   const of = (suffix: string) => values.find((v) => v.metricName === `${name}_${suffix}`)?.value ?? NaN;
   return { count: of('count'), sum: of('sum') };
