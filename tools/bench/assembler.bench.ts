@@ -1232,6 +1232,7 @@ function printLatency(r: LatencyResult): void {
 }
 
 async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
   const options = parseOptions(process.argv.slice(2));
   if (options.summarise !== undefined) {
     printProfile(summariseProfile(options.summarise, STAGES), '(start-up included)');
@@ -1356,7 +1357,9 @@ async function main(): Promise<void> {
   }
   if (cleanupProblems.length > 0) process.stdout.write(`clean-up problems:\n  ${[...new Set(cleanupProblems)].join('\n  ')}\n`);
   const summary = {
+    /** date: when the run ended (what earlier JSON files hold); startedAt: when it began. */
     date: new Date().toISOString(),
+    startedAt,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg().map((l) => round(l, 2)) },
     options: { ...options, json: undefined },
     results,
