@@ -20,8 +20,8 @@
  *              stored; the assembler's RSS and CPU; Elasticsearch's and Kafka's CPU; the assembler's bulk size
  *              (documents per shard bulk, from `_stats`). --profile adds --cpu-prof to this assembler.
  *   ceiling    Bulk-loads the same documents straight into Elasticsearch with the same index templates:
- *              per trace its trace-day lookup (`create`), its spans and its summary (mergeTraceSummary; the
- *              document shapes of ElasticsearchTraceStore), as pre-serialized NDJSON bulk requests of the
+ *              per trace its trace-day lookup (`create`), its spans and its summary (mergeTraceSummary, serialized
+ *              by the store's summaryDocumentSource; the document shapes of ElasticsearchTraceStore), as pre-serialized NDJSON bulk requests of the
  *              assembler's measured bulk size (--bulk-spans to fix it; with a list such as 5000,10000 each size runs
  *              and the fastest is the pair's ceiling), --ceiling-concurrency (3) at a time.
  *              Run after the assembler phase so its bulk size is known; the machine is let quiet in between.
@@ -33,7 +33,7 @@
  *              prefix and sends native lz4 requests at --load-fraction (0.5) of the assembler's measured
  *              spans/s (the median over the repeats), open loop: first for --latency-warmup-seconds (30; probes
  *              then are reported apart as the warm-up), then for --latency-seconds, which is what counts. One trace in
- *              --probe-every (20, at most --max-probes) is a probe: from the gateway's 2xx, one `_search` every 100 ms (term traceId on the one span
+ *              --probe-every (20, at most --max-probes in each part) is a probe: from the gateway's 2xx, one `_search` every 100 ms (term traceId on the one span
  *              index, and ids on `<prefix>-traces-*`) for all pending probes finds when all its spans, and its
  *              summary, are searchable. Repeated with --also-idle-ms (0 = not).
  *
@@ -101,6 +101,7 @@ interface Options {
   /** loadSpansPerSecond: the latency phase's load; undefined = loadFraction x the assembler's measured spans/s. */
   loadSpansPerSecond?: number;
   probeEvery: number;
+  /** maxProbes: probes in the counted part of a latency phase, and as many again in its warm-up. */
   maxProbes: number;
   phaseSeconds: number;
   /** repeat: how many times the assembler and ceiling phases run (alternating); the latency load uses the median. */
@@ -1023,9 +1024,10 @@ async function latencyPhase(infra: Infra, es: Client, prefix: string, spansPerSe
     const request = decodeNativeBatch(body, 'lz4');
     spanCounts.push(request.length);
     const warmup = r < warmupCount;
+    const part = warmup ? 'warmup' : 'measured';
     for (const [traceId, spans] of groupByTrace(request)) {
-      if (traceIndex++ % options.probeEvery === 0 && taken[warmup ? 'warmup' : 'measured'] < options.maxProbes) {
-        taken[warmup ? 'warmup' : 'measured']++;
+      if (traceIndex++ % options.probeEvery === 0 && taken[part] < options.maxProbes) {
+        taken[part]++;
         const probe: Probe = { traceId, warmup, spans: spans.length, day: indexDay(Math.min(...spans.map((s) => s.startTimeUs))) };
         probes.push(probe);
         (probesOf[r] as Probe[]).push(probe);
@@ -1275,7 +1277,7 @@ async function main(): Promise<void> {
   const results: {
     assembler: AssemblerResult[];
     ceiling: CeilingResult[];
-    /** ceilingTried: every ceiling phase (warm-up included), when --bulk-spans lists several sizes. */
+    /** ceilingTried: every ceiling phase with its bulk size (warm-up pair included); with several --bulk-spans, the fastest of a pair is its `ceiling`. */
     ceilingTried: { run: number; bulkSpans: number; spansPerSecond: number }[];
     ratioToCeilingPct: number[];
     latency: LatencyResult[];

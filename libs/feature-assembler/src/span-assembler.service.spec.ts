@@ -29,7 +29,7 @@ const TOPIC = 'skein.spans.v1';
 const T0_US = Date.UTC(2026, 0, 15, 10, 20) * 1000;
 const IDLE_MS = 5_000;
 
-/** counter: the value of a counter (with exactly these labels) in a registry; 0 when never incremented. */
+/** histogram: the observation count and sum of an unlabelled histogram in a registry. */
 async function histogram(registry: Registry, name: string): Promise<{ count: number; sum: number }> {
   const metric = registry.getSingleMetric(name);
   if (!(metric instanceof Histogram)) throw new Error(`metric ${name} is not a registered histogram`);
@@ -38,6 +38,7 @@ async function histogram(registry: Registry, name: string): Promise<{ count: num
   return { count: of('count'), sum: of('sum') };
 }
 
+/** counter: the value of a counter (with exactly these labels) in a registry; 0 when never incremented. */
 async function counter(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) throw new Error(`metric ${name} is not registered`);
