@@ -163,6 +163,31 @@ describe('KafkaMessageBus (Kafka specifics)', () => {
     }
   });
 
+  it('idle connections do not spin: a subscribed consumer and a producer with nothing to do check their request queues a few times a second, not ~1,000 times per connection', async () => {
+    const topic = await newTopic();
+    const idle = new KafkaMessageBus({ ...fastOptions(), maxWaitTimeMs: 500 });
+    // kafkajs' per-connection request queue (internal); counting its checks observes the client, Kafka stays real.
+    const queuePrototype = (require('kafkajs/src/network/requestQueue') as { prototype: { checkPendingRequests: () => void } }).prototype;
+    const checks = jest.spyOn(queuePrototype, 'checkPendingRequests');
+    try {
+      await idle.publish(topic, [{ key: 'k', value: Buffer.from('warm-up') }]);
+      const got: string[] = [];
+      const subscription = await idle.subscribe({ topic, groupId: uniqueName('group') }, async (batch) => {
+        got.push(...batch.records.map((r) => r.value.toString()));
+      });
+      await eventually(() => expect(got).toEqual(['warm-up']), 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      checks.mockClear();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // Left alone: answers only (fetches every 500 ms, heartbeats every 500 ms). kafkajs 2.2.4 unpatched: ~2,000 per connection.
+      expect(checks.mock.calls.length).toBeLessThan(100);
+      await subscription.stop();
+    } finally {
+      checks.mockRestore();
+      await idle.close();
+    }
+  });
+
   /** publishOneByOne: one record batch per message, so a consumer with a tiny fetch size gets one message per batch. */
   const publishOneByOne = async (target: MessageBus, topic: string, keys: string[]): Promise<void> => {
     for (const key of keys) await target.publish(topic, [{ key, value: Buffer.from(key) }]);

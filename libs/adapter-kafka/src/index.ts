@@ -1,2 +1,3 @@
 export * from './kafka-message-bus.adapter';
 export * from './kafka-lz4.codec';
+export * from './kafka-request-queue.patch';

@@ -22,6 +22,7 @@ import {
   TopicSpec,
 } from '@skein/domain';
 import { registerLz4Codec } from './kafka-lz4.codec';
+import { patchKafkaRequestQueue } from './kafka-request-queue.patch';
 import { PartitionLanes } from './partition-lanes';
 
 /** KafkaBusLog: receives kafkajs' own warnings and errors, and the bus's (e.g. a handler that failed). */
@@ -122,6 +123,7 @@ export class KafkaMessageBus implements MessageBus {
       log: options.log ?? (() => undefined),
     };
     registerLz4Codec();
+    patchKafkaRequestQueue();
     this.kafka = new Kafka({
       brokers: this.options.brokers,
       clientId: this.options.clientId,
