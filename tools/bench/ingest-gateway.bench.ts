@@ -383,8 +383,11 @@ async function startGateway(protocol: Protocol, infra: { brokers: string; redisU
   const apiKey = hex(16);
   const [httpPort, otlpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   const profileDir = profile ? mkdtempSync(join(tmpdir(), `skein-bench-prof-${protocol}-`)) : undefined;
-  const nodeArgs = [...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(entry === undefined ? ['-r', join(ROOT, 'tools', 'register.js'), join(ROOT, 'apps', 'ingest-gateway', 'src', 'main.ts')] : [entry])];
-  const child = spawn(process.execPath, nodeArgs, {
+  const flags = [...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  // From the sources the gateway starts as a user starts it: tools/start-service.sh adds its own node flags (the
+  // heap growing factor) and execs node, so the pid is node's. A compiled entry gets node and the flags given.
+  const [command, args] = entry === undefined ? ['bash', [join(ROOT, 'tools', 'start-service.sh'), 'ingest-gateway', ...flags]] : [process.execPath, [...flags, entry]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       ...process.env,
