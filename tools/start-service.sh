@@ -15,8 +15,9 @@
 #                   ~100 MB more RSS).
 #   ingest-gateway  --heap-growing-percent=$SKEIN_GATEWAY_HEAP_GROWING_PERCENT (default 300, i.e. the old generation
 #                   may grow to 4x what survived the last full GC; 0 = V8's own adaptive factor): under steady
-#                   load V8's factor settled near 1.1 for the gateway's small heap (~37 MB live), so it ran a full
-#                   GC 4-6 times a second, ~40% of its CPU (docs/decisions.md, "Heap growing factor for ingest-gateway").
+#                   load V8's adaptive factor kept the limit just above the gateway's small live heap (~37 MB), so
+#                   it ran a full GC 4-6 times a second, ~40% of its CPU (docs/decisions.md, "Heap growing factor
+#                   for ingest-gateway").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 app="${1:?usage: tools/start-service.sh <app> [node flags...]}"
