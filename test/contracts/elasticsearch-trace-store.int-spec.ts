@@ -192,6 +192,33 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
     }
   });
 
+  it('stores a summary\'s compact spans as a span table, and still merges into a summary stored as a list of spans (the format before it)', async () => {
+    const dayStart = todayUs() - 3 * DAY_US;
+    const trace = threeServiceTrace({ startTimeUs: dayStart + 5_000 });
+    const [root, ...rest] = trace.spans;
+    expect(await store.writeSpans(trace.spans)).toEqual({ failures: [] });
+    const early = mergeTraceSummary(undefined, rest);
+    expect(await store.saveSummaryStates([early])).toEqual({ failures: [] });
+    const index = dayIndexName(prefix, 'traces', indexDay(rest[0].startTimeUs));
+    const stored = await raw.get<{ spans: { table: number; rows: unknown[] } }>({ index, id: trace.traceId });
+    expect(stored._source?.spans).toMatchObject({ table: 1 });
+    expect(stored._source?.spans.rows).toHaveLength(rest.length);
+
+    // The same summary as the assembler wrote it before span tables: `spans` a list of compact span objects.
+    const { startTime } = stored._source as unknown as { startTime: string };
+    await raw.index({ index, id: trace.traceId, refresh: true, document: { ...early.summary, startTime, spans: early.spans } });
+    const loaded = await store.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: rest[0].startTimeUs }]);
+    expect(loaded.get(trace.traceId)).toEqual(early);
+    const full = mergeTraceSummary(loaded.get(trace.traceId), [root]);
+    expect(full.summary.spanCount).toBe(trace.spans.length);
+    expect(await store.saveSummaryStates([full])).toEqual({ failures: [] });
+    expect((await store.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: root.startTimeUs }])).get(trace.traceId)).toEqual(full);
+
+    // A table this reader cannot read is an error naming the trace, never an empty summary that would overwrite it.
+    await raw.index({ index, id: trace.traceId, refresh: true, document: { ...early.summary, startTime, spans: { table: 9, rows: [] } } });
+    await expect(store.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: root.startTimeUs }])).rejects.toThrow(`trace summary ${trace.traceId}: its span table has version 9`);
+  });
+
   it('retries bulk items Elasticsearch refuses with 429 and succeeds once it accepts them again', async () => {
     const dayStart = todayUs() - 20 * DAY_US;
     const warm = threeServiceTrace({ startTimeUs: dayStart + 1_000 });

@@ -20,6 +20,7 @@ import {
 } from '@skein/domain';
 import { BulkItem, DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
 import { traceQueryToElasticsearch } from './elasticsearch-trace-query';
+import { decodeSummarySpans, encodeSpanTable } from './summary-span-table';
 
 /** ElasticsearchTraceStoreOptions: how {@link ElasticsearchTraceStore} reaches Elasticsearch and names its indices. */
 export interface ElasticsearchTraceStoreOptions {
@@ -69,12 +70,13 @@ const SPAN_WRITER_MAX_INITIAL_SPANS = 20_000;
 const UNPLACED_TRACE_REASON = 'the trace-id → day lookup could not be written';
 
 type SpanDocument = Span & { startTime: string };
-type SummaryDocument = TraceSummary & { startTime: string; spans: TraceSummaryState['spans'] };
+/** SummaryDocument: a trace summary document as stored: `spans` is a span table ({@link encodeSpanTable}) or, written before it, a list of compact spans. */
+type SummaryDocument = TraceSummary & { startTime: string; spans: unknown };
 type TraceDayDocument = { day: string };
 
-/** summaryDocumentSource: the JSON source of a trace's summary document: the summary, its `startTime` date and its compact spans. */
+/** summaryDocumentSource: the JSON source of a trace's summary document: the summary, its `startTime` date and its compact spans as a span table. */
 export function summaryDocumentSource({ summary, spans }: TraceSummaryState): string {
-  const doc: SummaryDocument = { ...summary, startTime: isoFromUs(summary.startTimeUs), spans };
+  const doc: SummaryDocument = { ...summary, startTime: isoFromUs(summary.startTimeUs), spans: encodeSpanTable(spans) };
   return JSON.stringify(doc);
 }
 
@@ -86,7 +88,7 @@ interface SummaryBulkDocuments {
   failures: StoreFailure[];
 }
 
-/** SUMMARY_BYTES_PER_SPAN / SUMMARY_BYTES_BASE: the first guess of a summary document's size, bytes (measured ~240 per span with ~3 tags per span). */
+/** SUMMARY_BYTES_PER_SPAN / SUMMARY_BYTES_BASE: the first guess of a summary document's size, bytes (measured ~263 per span for the assembler bench's traces: ~100 the span table, the rest tags). */
 const SUMMARY_BYTES_PER_SPAN = 300;
 const SUMMARY_BYTES_BASE = 1_024;
 
@@ -350,7 +352,7 @@ export class ElasticsearchTraceStore implements TraceStore {
       }
       if (!item.found || item._source === undefined) continue;
       const { spans, startTime: _startTime, ...summary } = item._source;
-      states.set(item._id, { summary, spans });
+      states.set(item._id, { summary, spans: decodeSummarySpans(item._id, spans) });
     }
     return states;
   }

@@ -59,6 +59,16 @@ function parseJson(text: string, where: string): { ok: true; value: unknown } | 
   }
 }
 
+/** SPAN_PATHS: `spans[0]`, `spans[1]`, …: the path validation names a span by, made once per position, not per span read. */
+const SPAN_PATHS: string[] = [];
+const MAX_CACHED_SPAN_PATHS = 4_096;
+
+function spanPath(index: number): string {
+  if (index >= MAX_CACHED_SPAN_PATHS) return `spans[${index}]`;
+  for (let i = SPAN_PATHS.length; i <= index; i++) SPAN_PATHS.push(`spans[${i}]`);
+  return SPAN_PATHS[index] as string;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
@@ -97,14 +107,18 @@ function decodeVersion2(value: Buffer, header: Record<string, unknown>, bodyStar
   for (let start = bodyStart; start < value.length; lines++) {
     const newline = value.indexOf(NEWLINE, start);
     const end = newline < 0 ? value.length : newline;
-    const path = `spans[${lines}]`;
-    const parsed = parseJson(value.toString('utf8', start, end), ` (${path})`);
-    if (!parsed.ok) return parsed;
-    const result = validateSpan(parsed.value, path, DEFAULT_SPAN_LIMITS, 'reuse');
+    const path = spanPath(lines);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value.toString('utf8', start, end));
+    } catch (err) {
+      return refuse(`not JSON (${path}): ${(err as Error).message}`);
+    }
+    const result = validateSpan(parsed, path, DEFAULT_SPAN_LIMITS, 'reuse');
     if (result.ok) {
       spans.push(result.span);
       // The span is the parsed object itself (nothing normalised), so this line is its JSON text as it is.
-      json.push(result.span === parsed.value && value[start] === OPEN_BRACE && value[end - 1] === CLOSE_BRACE ? { bytes: value, start, end } : undefined);
+      json.push(result.span === parsed && value[start] === OPEN_BRACE && value[end - 1] === CLOSE_BRACE ? { bytes: value, start, end } : undefined);
     } else violations.push(...result.violations);
     start = end + 1;
   }
