@@ -13,6 +13,9 @@
 #                   it allocates ~5 KB per span it decodes and holds spans for the idle period; a larger young
 #                   generation lets more of that die before it is copied (measured: ~10% less CPU per span,
 #                   ~100 MB more RSS).
+#                   --single-threaded-gc unless SKEIN_ASSEMBLER_SINGLE_THREADED_GC=0 (default 1): V8's parallel and
+#                   concurrent GC threads cost more CPU than they save on a machine whose cores are busy (measured:
+#                   6% less CPU per span on average, ~40 MB more RSS; docs/decisions.md, "Single-threaded GC for span-assembler").
 #   ingest-gateway  --heap-growing-percent=$SKEIN_GATEWAY_HEAP_GROWING_PERCENT (default 300, i.e. the old generation
 #                   may grow to 4x what survived the last full GC; 0 = V8's own adaptive factor): under steady
 #                   load V8's adaptive factor kept the limit just above the gateway's small live heap (~37 MB), so
@@ -35,6 +38,14 @@ case "$app" in
       exit 2
     fi
     flags+=("--max-semi-space-size=$semi")
+    case "${SKEIN_ASSEMBLER_SINGLE_THREADED_GC:-1}" in
+      1) flags+=("--single-threaded-gc") ;;
+      0) ;;
+      *)
+        echo "start-service.sh: SKEIN_ASSEMBLER_SINGLE_THREADED_GC must be 1 (V8's GC on the main thread only) or 0, got '${SKEIN_ASSEMBLER_SINGLE_THREADED_GC}'" >&2
+        exit 2
+        ;;
+    esac
     ;;
   ingest-gateway)
     growing="${SKEIN_GATEWAY_HEAP_GROWING_PERCENT:-300}"

@@ -88,15 +88,17 @@ describe('end to end: five services on Kafka, Elasticsearch and Redis', () => {
   });
   pipelineScenario(target);
 
-  it('runs each service as tools/start-service.sh starts it: span-assembler with its 64 MiB young generation, ingest-gateway with its heap growing factor', () => {
+  it('runs each service as tools/start-service.sh starts it: span-assembler with its 64 MiB young generation and single-threaded GC, ingest-gateway with its heap growing factor', () => {
     const argsOf = (service: ServiceProcess | undefined) => readFileSync(`/proc/${service?.child.pid}/cmdline`, 'utf8').split('\0');
     const assembler = argsOf(services['span-assembler']);
     // exec: the pid the test holds is node's own, running the service's entry point.
     expect(assembler).toContain('--max-semi-space-size=64');
+    expect(assembler).toContain('--single-threaded-gc');
     expect(assembler[assembler.length - 2]).toMatch(/apps\/span-assembler\/src\/main\.ts$/);
     expect(argsOf(services['ingest-gateway'])).toContain('--heap-growing-percent=300');
     expect(assembler.some((arg) => arg.startsWith('--heap-growing-percent'))).toBe(false);
-    expect(argsOf(services['query-api']).some((arg) => arg.startsWith('--max-semi-space-size') || arg.startsWith('--heap-growing-percent'))).toBe(false);
+    expect(argsOf(services['ingest-gateway'])).not.toContain('--single-threaded-gc');
+    expect(argsOf(services['query-api']).some((arg) => arg.startsWith('--max-semi-space-size') || arg.startsWith('--heap-growing-percent') || arg === '--single-threaded-gc')).toBe(false);
   });
 
   it('lets no rejected batch reach Kafka, and counts each rejection by reason', async () => {
