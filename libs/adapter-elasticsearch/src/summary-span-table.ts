@@ -8,8 +8,8 @@ import { SPAN_KINDS, SpanKind, SummarySpan } from '@skein/domain';
  *
  * service, operation and host are positions in `strings`; kind is its position in SPAN_KINDS (server, client,
  * producer, consumer, internal); error adds 1. The trace id is the summary's own. A list of span objects, the
- * format written before (each repeating the trace id and every member name: ~290 bytes a span against ~65), is
- * still read.
+ * format written before (each repeating the trace id and every member name: ~290 bytes a span against 65–100,
+ * as names repeat or not), is still read.
  */
 
 /** SPAN_TABLE_VERSION: the `table` member of a span table; a reader refuses any other. */
