@@ -51,11 +51,12 @@ function refuse(reason: string, violations: SpanViolation[] = []): Refusal {
   return { ok: false, reason, violations };
 }
 
-function parseJson(text: string, where: string): { ok: true; value: unknown } | Refusal {
+/** parseJson: the parsed text, or a refusal naming `path` (a span's, when given; the message text is only built on failure). */
+function parseJson(text: string, path?: string): { ok: true; value: unknown } | Refusal {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (err) {
-    return refuse(`not JSON${where}: ${(err as Error).message}`);
+    return refuse(`not JSON${path === undefined ? '' : ` (${path})`}: ${(err as Error).message}`);
   }
 }
 
@@ -77,10 +78,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function decodeSpanMessage(value: Buffer): SpanMessageDecodeResult {
   const newline = value.indexOf(NEWLINE);
   const headerEnd = newline < 0 ? value.length : newline;
-  const firstLine = parseJson(value.toString('utf8', 0, headerEnd), '');
+  const firstLine = parseJson(value.toString('utf8', 0, headerEnd));
   // A version 1 document may contain newlines too (whitespace): only a first line that is a version 2 header makes it version 2.
   if (firstLine.ok && isObject(firstLine.value) && firstLine.value['v'] === SPAN_MESSAGE_VERSION) return decodeVersion2(value, firstLine.value, headerEnd + 1);
-  const parsed = newline < 0 ? firstLine : parseJson(value.toString('utf8'), '');
+  const parsed = newline < 0 ? firstLine : parseJson(value.toString('utf8'));
   if (!parsed.ok) return parsed;
   if (!isObject(parsed.value)) return refuse('not a JSON object');
   const record = parsed.value;
@@ -89,7 +90,7 @@ export function decodeSpanMessage(value: Buffer): SpanMessageDecodeResult {
   const spans: Span[] = [];
   const violations: SpanViolation[] = [];
   record['spans'].forEach((raw, index) => {
-    const result = validateSpan(raw, `spans[${index}]`, DEFAULT_SPAN_LIMITS, 'reuse');
+    const result = validateSpan(raw, spanPath(index), DEFAULT_SPAN_LIMITS, 'reuse');
     if (result.ok) spans.push(result.span);
     else violations.push(...result.violations);
   });
@@ -108,17 +109,13 @@ function decodeVersion2(value: Buffer, header: Record<string, unknown>, bodyStar
     const newline = value.indexOf(NEWLINE, start);
     const end = newline < 0 ? value.length : newline;
     const path = spanPath(lines);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(value.toString('utf8', start, end));
-    } catch (err) {
-      return refuse(`not JSON (${path}): ${(err as Error).message}`);
-    }
-    const result = validateSpan(parsed, path, DEFAULT_SPAN_LIMITS, 'reuse');
+    const parsed = parseJson(value.toString('utf8', start, end), path);
+    if (!parsed.ok) return parsed;
+    const result = validateSpan(parsed.value, path, DEFAULT_SPAN_LIMITS, 'reuse');
     if (result.ok) {
       spans.push(result.span);
       // The span is the parsed object itself (nothing normalised), so this line is its JSON text as it is.
-      json.push(result.span === parsed && value[start] === OPEN_BRACE && value[end - 1] === CLOSE_BRACE ? { bytes: value, start, end } : undefined);
+      json.push(result.span === parsed.value && value[start] === OPEN_BRACE && value[end - 1] === CLOSE_BRACE ? { bytes: value, start, end } : undefined);
     } else violations.push(...result.violations);
     start = end + 1;
   }

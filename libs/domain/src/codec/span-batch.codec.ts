@@ -197,7 +197,7 @@ export function compressLz4Frame(data: Buffer): Buffer {
     let block: Buffer;
     if (compressed > 0 && compressed < chunk.length) {
       out.writeUInt32LE(compressed, 0);
-      block = Buffer.from(out.subarray(0, 4 + compressed));
+      block = copyOf(out, 4 + compressed);
     } else {
       // Incompressible: stored as is, high bit of the size set.
       block = Buffer.allocUnsafe(4 + chunk.length);
