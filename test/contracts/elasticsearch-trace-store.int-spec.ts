@@ -114,6 +114,31 @@ describe('ElasticsearchTraceStore (Elasticsearch specifics)', () => {
     expect(Object.keys(await source(serialized as Span))).toEqual([...Object.keys(serialized as Span), 'startTime']);
   });
 
+  it('uses bulk body buffers again once their requests are over, without changing what any request stored', async () => {
+    // One kept buffer, so every bulk after the first (span and summary bodies alike) reuses one another's memory.
+    const pooled = new ElasticsearchTraceStore({ node: infraFromEnv().elasticsearchUrl, indexPrefix: prefix, bodyBuffersKept: 1 });
+    try {
+      const traces = Array.from({ length: 8 }, (_, i) => threeServiceTrace({ paymentError: i % 2 === 0 }));
+      const write = async (trace: (typeof traces)[number]) => {
+        const writer = pooled.spanWriter(trace.spans.length);
+        for (const span of trace.spans) writer.add(span, undefined);
+        expect(await writer.write()).toEqual({ failures: [] });
+        expect(await pooled.createSummaryStates([mergeTraceSummary(undefined, trace.spans)])).toEqual({ failures: [], existing: [] });
+      };
+      await Promise.all(traces.slice(0, 4).map(write)); // bulks in flight at once: each needs a buffer of its own
+      for (const trace of traces.slice(4)) await write(trace); // one after another: each reuses the last one's
+      await pooled.refresh();
+      const bySpanId = (a: Span, b: Span) => a.spanId.localeCompare(b.spanId);
+      for (const trace of traces) {
+        expect([...(await pooled.getTraceSpans(trace.traceId))].sort(bySpanId)).toEqual([...trace.spans].sort(bySpanId));
+        const summary = (await pooled.loadSummaryStates([{ traceId: trace.traceId, startTimeUs: trace.spans[0].startTimeUs }])).get(trace.traceId);
+        expect(summary?.summary).toEqual(mergeTraceSummary(undefined, trace.spans).summary);
+      }
+    } finally {
+      await pooled.close();
+    }
+  });
+
   it('a lookup by trace id reads the trace-day lookup, then only that one day\'s span index', async () => {
     const trace = threeServiceTrace({ startTimeUs: todayUs() - 3 * DAY_US + 3_600_000_000 });
     // Neighbouring days hold data too, so a wildcard search would have something to touch.

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
+import { BodyBufferPool, DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
 
 describe('bulkBody', () => {
   it('writes one action line and one document line per item, newline-terminated', () => {
@@ -99,6 +99,91 @@ describe('DocumentWriter with action lines (a whole bulk body)', () => {
     ]);
     expect(lines.filter((_, n) => n % 2 === 1).every((line) => line === big)).toBe(true);
     expect(() => new DocumentWriter(1).replaceIndexEnd(0, 'x')).toThrow('document 0 has no action line');
+  });
+});
+
+describe('BodyBufferPool', () => {
+  it('hands out the smallest free buffer that is large enough, and a new one when none is', () => {
+    const pool = new BodyBufferPool(4, 1 << 20);
+    const small = Buffer.alloc(1000);
+    const large = Buffer.alloc(5000);
+    pool.give(large);
+    pool.give(small);
+    expect(pool.size).toBe(2);
+    expect(pool.take(800)).toBe(small);
+    expect(pool.take(800)).toBe(large);
+    const fresh = pool.take(800);
+    expect(fresh).not.toBe(small);
+    expect(fresh).not.toBe(large);
+    expect(fresh.length).toBe(800);
+    pool.give(small);
+    expect(pool.take(2000).length).toBe(2000); // the free one is too small: a new buffer, the small one stays
+    expect(pool.size).toBe(1);
+  });
+
+  it('keeps at most maxFree buffers (the larger ones), none above maxBytes, and each only once', () => {
+    const pool = new BodyBufferPool(2, 10_000);
+    const sizes = [3000, 1000, 2000];
+    const buffers = sizes.map((n) => Buffer.alloc(n));
+    for (const buffer of buffers) pool.give(buffer);
+    expect(pool.size).toBe(2);
+    expect(pool.take(1)).toBe(buffers[2]); // 2000 and 3000 kept, 1000 let go
+    expect(pool.take(1)).toBe(buffers[0]);
+    pool.give(Buffer.alloc(20_000));
+    expect(pool.size).toBe(0);
+    pool.give(buffers[0] as Buffer);
+    pool.give(buffers[0] as Buffer);
+    expect(pool.size).toBe(1);
+    const none = new BodyBufferPool(0);
+    none.give(Buffer.alloc(10));
+    expect(none.size).toBe(0);
+  });
+});
+
+describe('DocumentWriter with a BodyBufferPool', () => {
+  it('writes into a buffer from the pool, gives back the one it outgrew, and its own on release', () => {
+    const pool = new BodyBufferPool(4, 1 << 20);
+    const first = Buffer.alloc(4096, 0x78);
+    pool.give(first);
+    const writer = new DocumentWriter(1, 300, pool);
+    expect(pool.size).toBe(0);
+    const doc = JSON.stringify({ text: 'a'.repeat(1000) }); // room is reserved for 3 bytes a character
+    writer.action('index', '"p-spans-2026-11-22"', 'x');
+    writer.add(doc);
+    expect(writer.bytes().buffer).toBe(first.buffer);
+    writer.action('index', '"p-spans-2026-11-22"', 'y');
+    writer.add(doc); // 1,060 + 3 × 1,011 > 4,096 bytes: a larger buffer, and the first goes back
+    expect(pool.size).toBe(1);
+    const body = writer.bytes();
+    expect(body.buffer).not.toBe(first.buffer);
+    expect(body.toString('utf8').split('\n')[3]).toBe(doc);
+    writer.release();
+    writer.release();
+    expect(pool.size).toBe(2);
+    expect(pool.take(1)).toBe(first);
+  });
+
+  it('refuses to be written or read once released, so a buffer handed to the next request is never changed', () => {
+    const pool = new BodyBufferPool();
+    const writer = new DocumentWriter(1, 1000, pool);
+    writer.action('index', '"p"', 'x');
+    writer.add('{"a":1}');
+    writer.release();
+    const reused = pool.take(1000);
+    reused.fill(0x20);
+    expect(() => writer.add('{"b":2}')).toThrow('used after its buffer was released');
+    expect(() => writer.addBytes(Buffer.from('{"b":2}'), 0, 7)).toThrow('used after its buffer was released');
+    expect(() => writer.action('index', '"p"', 'y')).toThrow('used after its buffer was released');
+    expect(() => writer.replaceIndexEnd(0, 'q')).toThrow('used after its buffer was released');
+    expect(() => writer.bytes()).toThrow('used after its buffer was released');
+    expect(reused.every((byte) => byte === 0x20)).toBe(true);
+  });
+
+  it('without a pool, release only ends the writer', () => {
+    const writer = new DocumentWriter(2);
+    writer.add('{"a":1}');
+    writer.release();
+    expect(() => writer.bytes()).toThrow('used after its buffer was released');
   });
 });
 

@@ -50,14 +50,62 @@ function writeActionLine(writer: Utf8Writer, action: BulkItem['action'], indexJs
   return indexEnd;
 }
 
-/** Utf8Writer: a growable buffer of UTF-8 text. */
+/** BODY_POOL_FREE_BUFFERS: free body buffers a {@link BodyBufferPool} keeps by default (span bulks in flight at once, plus one). */
+export const BODY_POOL_FREE_BUFFERS = 4;
+
+/** BODY_POOL_MAX_BYTES: the largest buffer a {@link BodyBufferPool} keeps by default, bytes (64 MiB; larger ones are let go). */
+export const BODY_POOL_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * BodyBufferPool: bulk body buffers used again once their request is over. A span bulk is ~7-10 MB: a fresh
+ * buffer per bulk cost page faults on every first write, and V8 counts each as new external memory, which
+ * started young-generation collections of its own ("external memory pressure"). Holds at most `maxFree`
+ * buffers (default {@link BODY_POOL_FREE_BUFFERS}) of at most `maxBytes` (default {@link BODY_POOL_MAX_BYTES}).
+ * A buffer given back must not be read or written by its former owner any more: the next `take` hands it out.
+ */
+export class BodyBufferPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(readonly maxFree = BODY_POOL_FREE_BUFFERS, readonly maxBytes = BODY_POOL_MAX_BYTES) {}
+
+  /** size: free buffers held. */
+  get size(): number {
+    return this.free.length;
+  }
+
+  /** take: the smallest free buffer of at least `minBytes`, or a new one of `minBytes` (at least 256 bytes). */
+  take(minBytes: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const length = (this.free[i] as Buffer).length;
+      if (length >= minBytes && (best < 0 || length < (this.free[best] as Buffer).length)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0] as Buffer;
+    return Buffer.allocUnsafe(Math.max(minBytes, 256));
+  }
+
+  /** give: takes back a buffer (the whole allocation, not a view); a full pool keeps the larger ones. */
+  give(buffer: Buffer): void {
+    if (buffer.length > this.maxBytes || this.maxFree === 0 || this.free.includes(buffer)) return;
+    if (this.free.length < this.maxFree) {
+      this.free.push(buffer);
+      return;
+    }
+    let smallest = 0;
+    for (let i = 1; i < this.free.length; i++) if ((this.free[i] as Buffer).length < (this.free[smallest] as Buffer).length) smallest = i;
+    if ((this.free[smallest] as Buffer).length < buffer.length) this.free[smallest] = buffer;
+  }
+}
+
+/** Utf8Writer: a growable buffer of UTF-8 text, its buffers from a {@link BodyBufferPool} when given. */
 class Utf8Writer {
   private buffer: Buffer;
   /** length: bytes written so far. */
   length = 0;
 
-  constructor(initialBytes: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(initialBytes, 256));
+  constructor(initialBytes: number, private readonly pool?: BodyBufferPool) {
+    const bytes = Math.max(initialBytes, 256);
+    this.buffer = pool === undefined ? Buffer.allocUnsafe(bytes) : pool.take(bytes);
   }
 
   write(text: string): void {
@@ -90,10 +138,17 @@ class Utf8Writer {
     return this.buffer.subarray(0, this.length);
   }
 
+  /** release: gives the buffer back to the pool; the writer and every view of its bytes are not used after. */
+  release(): void {
+    this.pool?.give(this.buffer);
+  }
+
   private reserve(bytes: number): void {
     if (this.length + bytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    const size = Math.max(this.buffer.length * 2, this.length + bytes);
+    const grown = this.pool === undefined ? Buffer.allocUnsafe(size) : this.pool.take(size);
     this.buffer.copy(grown, 0, 0, this.length);
+    this.pool?.give(this.buffer);
     this.buffer = grown;
   }
 }
@@ -116,9 +171,24 @@ export class DocumentWriter {
   private readonly indexEnds: number[] = [];
   private bulkItems = false;
 
-  /** expectedBytes: the first buffer's size, bytes (default `expectedDocuments` × 1 KiB; it grows as needed). */
-  constructor(expectedDocuments: number, expectedBytes = expectedDocuments * INITIAL_BYTES_PER_ITEM) {
-    this.writer = new Utf8Writer(expectedBytes);
+  private released = false;
+
+  /**
+   * expectedBytes: the first buffer's size, bytes (default `expectedDocuments` × 1 KiB; it grows as needed).
+   * pool: where buffers come from and go back to ({@link release}); none = fresh ones, left to the GC.
+   */
+  constructor(expectedDocuments: number, expectedBytes = expectedDocuments * INITIAL_BYTES_PER_ITEM, pool?: BodyBufferPool) {
+    this.writer = new Utf8Writer(expectedBytes, pool);
+  }
+
+  /**
+   * release: gives the buffer back to the pool once nothing reads the documents any more (their request and its
+   * retries are over). Any {@link bytes} taken before must not be used after; a second release does nothing.
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.writer.release();
   }
 
   /**
@@ -126,6 +196,7 @@ export class DocumentWriter {
    * Either every document of the writer gets one or none does.
    */
   action(action: BulkItem['action'], indexJson: string, id: string): void {
+    this.assertHeld();
     this.bulkItems = true;
     this.indexEnds.push(writeActionLine(this.writer, action, indexJson, id));
   }
@@ -137,11 +208,13 @@ export class DocumentWriter {
   replaceIndexEnd(position: number, text: string): void {
     const end = this.indexEnds[position];
     if (end === undefined) throw new Error(`document ${position} has no action line`);
+    this.assertHeld();
     this.writer.overwrite(end - text.length, text);
   }
 
   /** add: appends one document (a JSON object text) and, if given, `extraMembers` (`"a":1,"b":2`) inside it; returns its position. */
   add(json: string, extraMembers?: string): number {
+    this.assertHeld();
     this.starts.push(this.writer.length);
     this.writer.write(json);
     return this.close(extraMembers);
@@ -152,6 +225,7 @@ export class DocumentWriter {
    * at least one member, and its last byte the closing brace).
    */
   addBytes(bytes: Uint8Array, start: number, end: number, extraMembers?: string): number {
+    this.assertHeld();
     this.starts.push(this.writer.length);
     this.writer.writeBytes(bytes, start, end);
     return this.close(extraMembers);
@@ -173,7 +247,13 @@ export class DocumentWriter {
    * per document: a Buffer view per span was 2% of span-assembler's CPU.
    */
   bytes(): Buffer {
+    this.assertHeld();
     return this.writer.bytes();
+  }
+
+  private assertHeld(): void {
+    // Writing into a buffer given back would change another request's body.
+    if (this.released) throw new Error('DocumentWriter: used after its buffer was released');
   }
 
   /** start: where document `position` begins in {@link bytes}. */

@@ -18,7 +18,7 @@ import {
   spanDocumentId,
   summaryTag,
 } from '@skein/domain';
-import { BulkItem, DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
+import { BODY_POOL_FREE_BUFFERS, BodyBufferPool, BulkItem, DocumentWriter, bulkBody, isoFromUs } from './bulk-body';
 import { traceQueryToElasticsearch } from './elasticsearch-trace-query';
 import { decodeSummarySpans, encodeSpanTable } from './summary-span-table';
 
@@ -44,6 +44,8 @@ export interface ElasticsearchTraceStoreOptions {
   bulkRetryBackoffMs?: number;
   /** catalogMaxTerms: the most services (or operations of a service) listServices/listOperations return, default 10 000. */
   catalogMaxTerms?: number;
+  /** bodyBuffersKept: bulk body buffers kept for reuse once their request is over (default {@link BODY_POOL_FREE_BUFFERS}); 0 = a fresh buffer per bulk. */
+  bodyBuffersKept?: number;
 }
 
 /** DEFAULT_REQUEST_TIMEOUT_MS: default {@link ElasticsearchTraceStoreOptions.requestTimeout}, milliseconds. */
@@ -84,6 +86,8 @@ export function summaryDocumentSource({ summary, spans }: TraceSummaryState): st
 interface SummaryBulkDocuments {
   items: BulkItem[];
   body: Buffer;
+  /** documents: holds the body's buffer; released once the request is over. */
+  documents: DocumentWriter;
   /** failures: the traces whose day is unknown (no document: retried later). */
   failures: StoreFailure[];
 }
@@ -96,10 +100,10 @@ const SUMMARY_BYTES_BASE = 1_024;
  * summaryBulkDocuments: the bulk body of trace summaries in their traces' daily indices (`days`: trace → day),
  * each document serialized straight into the body, so no document string outlives its summary's turn.
  */
-function summaryBulkDocuments(prefix: string, states: readonly TraceSummaryState[], days: Map<string, string>, action: 'index' | 'create'): SummaryBulkDocuments {
+function summaryBulkDocuments(prefix: string, states: readonly TraceSummaryState[], days: Map<string, string>, action: 'index' | 'create', pool?: BodyBufferPool): SummaryBulkDocuments {
   let expectedBytes = 0;
   for (const { spans } of states) expectedBytes += SUMMARY_BYTES_BASE + SUMMARY_BYTES_PER_SPAN * spans.length;
-  const documents = new DocumentWriter(states.length, expectedBytes);
+  const documents = new DocumentWriter(states.length, expectedBytes, pool);
   const failures: StoreFailure[] = [];
   const placed: { index: string; id: string }[] = [];
   for (const state of states) {
@@ -116,7 +120,7 @@ function summaryBulkDocuments(prefix: string, states: readonly TraceSummaryState
   }
   const body = documents.bytes();
   const items = placed.map(({ index, id }, i): BulkItem => ({ action, index, id, source: body, sourceStart: documents.start(i), sourceEnd: documents.end(i) }));
-  return { items, body, failures };
+  return { items, body, documents, failures };
 }
 
 /** SpanBulkDocuments: a batch's spans as a bulk body, with what the store needs of each span to place and name it. */
@@ -147,9 +151,9 @@ export class SpanBulkBuilder {
   private day = '';
   private indexJson = '';
 
-  /** expectedSpans: sizes the first buffer (it grows as needed). */
-  constructor(private readonly prefix: string, expectedSpans: number) {
-    this.documents = new DocumentWriter(expectedSpans);
+  /** expectedSpans: sizes the first buffer (it grows as needed); pool: where the body's buffers come from. */
+  constructor(private readonly prefix: string, expectedSpans: number, pool?: BodyBufferPool) {
+    this.documents = new DocumentWriter(expectedSpans, undefined, pool);
   }
 
   /** size: spans added so far. */
@@ -185,8 +189,8 @@ export class SpanBulkBuilder {
 }
 
 /** spanBulkDocuments: the bulk body of a batch's spans (their JSON text from the messages, where given), as {@link SpanBulkBuilder} builds it. */
-export function spanBulkDocuments(prefix: string, spans: readonly Span[], json: readonly (SpanJson | undefined)[] | undefined): SpanBulkDocuments {
-  const builder = new SpanBulkBuilder(prefix, spans.length);
+export function spanBulkDocuments(prefix: string, spans: readonly Span[], json: readonly (SpanJson | undefined)[] | undefined, pool?: BodyBufferPool): SpanBulkDocuments {
+  const builder = new SpanBulkBuilder(prefix, spans.length, pool);
   for (let i = 0; i < spans.length; i++) builder.add(spans[i] as Span, json?.[i]);
   return builder.finish();
 }
@@ -255,6 +259,8 @@ export class ElasticsearchTraceStore implements TraceStore {
   private readonly catalogMaxTerms: number;
   // traceId → day, least recently used first: saves a lookup read for traces seen moments ago.
   private readonly traceDays = new Map<string, string>();
+  /** bodies: bulk body buffers of finished requests, for the next ones. */
+  private readonly bodies: BodyBufferPool;
 
   constructor(options: ElasticsearchTraceStoreOptions) {
     if (options.client === undefined && options.node === undefined) throw new Error('ElasticsearchTraceStore needs `node` or `client`');
@@ -271,6 +277,7 @@ export class ElasticsearchTraceStore implements TraceStore {
     this.bulkRetries = options.bulkRetries ?? 3;
     this.bulkRetryBackoffMs = options.bulkRetryBackoffMs ?? 200;
     this.catalogMaxTerms = Math.min(options.catalogMaxTerms ?? MAX_SEARCH_SIZE, 65_536);
+    this.bodies = new BodyBufferPool(options.bodyBuffersKept ?? BODY_POOL_FREE_BUFFERS);
   }
 
   async ensureSchema(): Promise<void> {
@@ -287,12 +294,12 @@ export class ElasticsearchTraceStore implements TraceStore {
    */
   writeSpans(spans: Span[], json?: readonly (SpanJson | undefined)[]): Promise<StoreWriteResult> {
     if (spans.length === 0) return Promise.resolve({ failures: [] });
-    return this.writeSpanDocuments(spanBulkDocuments(this.prefix, spans, json));
+    return this.writeSpanDocuments(spanBulkDocuments(this.prefix, spans, json, this.bodies));
   }
 
   /** spanWriter: each added span goes into the bulk body at once ({@link SpanBulkBuilder}); the span object is not kept. */
   spanWriter(expectedSpans = SPAN_WRITER_INITIAL_SPANS): SpanWriter {
-    const builder = new SpanBulkBuilder(this.prefix, Math.max(1, Math.min(expectedSpans, SPAN_WRITER_MAX_INITIAL_SPANS)));
+    const builder = new SpanBulkBuilder(this.prefix, Math.max(1, Math.min(expectedSpans, SPAN_WRITER_MAX_INITIAL_SPANS)), this.bodies);
     return {
       add: (span, json) => builder.add(span, json),
       get size() {
@@ -302,7 +309,16 @@ export class ElasticsearchTraceStore implements TraceStore {
     };
   }
 
-  private async writeSpanDocuments({ documents, ids, traceIds, days: guessed, earliest }: SpanBulkDocuments): Promise<StoreWriteResult> {
+  private async writeSpanDocuments(built: SpanBulkDocuments): Promise<StoreWriteResult> {
+    try {
+      return await this.sendSpanDocuments(built);
+    } finally {
+      // Every attempt of the bulk (retries build their bodies from the items' ranges of this buffer) is over.
+      built.documents.release();
+    }
+  }
+
+  private async sendSpanDocuments({ documents, ids, traceIds, days: guessed, earliest }: SpanBulkDocuments): Promise<StoreWriteResult> {
     const days = await this.placeTraces(earliest);
     const items: BulkItem[] = [];
     const failures: StoreFailure[] = [];
@@ -375,12 +391,18 @@ export class ElasticsearchTraceStore implements TraceStore {
     if (states.length === 0) return Promise.resolve({ failures: [], existing: [] });
     const earliest = new Map<string, number>();
     for (const { summary } of states) earliest.set(summary.traceId, summary.startTimeUs);
-    return this.placeTraces(earliest).then((days) => this.sendSummaries(summaryBulkDocuments(this.prefix, states, days, action), action));
+    return this.placeTraces(earliest).then((days) => this.sendSummaries(summaryBulkDocuments(this.prefix, states, days, action, this.bodies), action));
   }
 
-  private async sendSummaries({ items, body, failures }: SummaryBulkDocuments, action: 'index' | 'create'): Promise<SummaryCreateResult> {
+  private async sendSummaries({ items, body, documents, failures }: SummaryBulkDocuments, action: 'index' | 'create'): Promise<SummaryCreateResult> {
     const existing: string[] = [];
-    for (const { status, failure } of await this.bulk(items, body)) {
+    let answered;
+    try {
+      answered = await this.bulk(items, body);
+    } finally {
+      documents.release();
+    }
+    for (const { status, failure } of answered) {
       if (action === 'create' && status === 409) existing.push(failure.id);
       else failures.push(failure);
     }
