@@ -97,15 +97,17 @@ export class BodyBufferPool {
   }
 }
 
-/** Utf8Writer: a growable buffer of UTF-8 text, its buffers from a {@link BodyBufferPool} when given. */
+/** FRESH_BUFFERS: a pool that keeps nothing: every take is a new buffer, every give is left to the GC. */
+const FRESH_BUFFERS = new BodyBufferPool(0);
+
+/** Utf8Writer: a growable buffer of UTF-8 text, its buffers from `pool` (default: fresh ones). */
 class Utf8Writer {
   private buffer: Buffer;
   /** length: bytes written so far. */
   length = 0;
 
-  constructor(initialBytes: number, private readonly pool?: BodyBufferPool) {
-    const bytes = Math.max(initialBytes, 256);
-    this.buffer = pool === undefined ? Buffer.allocUnsafe(bytes) : pool.take(bytes);
+  constructor(initialBytes: number, private readonly pool = FRESH_BUFFERS) {
+    this.buffer = pool.take(initialBytes);
   }
 
   write(text: string): void {
@@ -140,15 +142,15 @@ class Utf8Writer {
 
   /** release: gives the buffer back to the pool; the writer and every view of its bytes are not used after. */
   release(): void {
-    this.pool?.give(this.buffer);
+    this.pool.give(this.buffer);
   }
 
   private reserve(bytes: number): void {
     if (this.length + bytes <= this.buffer.length) return;
     const size = Math.max(this.buffer.length * 2, this.length + bytes);
-    const grown = this.pool === undefined ? Buffer.allocUnsafe(size) : this.pool.take(size);
+    const grown = this.pool.take(size);
     this.buffer.copy(grown, 0, 0, this.length);
-    this.pool?.give(this.buffer);
+    this.pool.give(this.buffer);
     this.buffer = grown;
   }
 }

@@ -85,8 +85,7 @@ export function summaryDocumentSource({ summary, spans }: TraceSummaryState): st
 /** SummaryBulkDocuments: trace summaries as a bulk body, each item naming its document by range in the body (for retries). */
 interface SummaryBulkDocuments {
   items: BulkItem[];
-  body: Buffer;
-  /** documents: holds the body's buffer; released once the request is over. */
+  /** documents: the body (its buffer released once the request is over). */
   documents: DocumentWriter;
   /** failures: the traces whose day is unknown (no document: retried later). */
   failures: StoreFailure[];
@@ -120,7 +119,7 @@ function summaryBulkDocuments(prefix: string, states: readonly TraceSummaryState
   }
   const body = documents.bytes();
   const items = placed.map(({ index, id }, i): BulkItem => ({ action, index, id, source: body, sourceStart: documents.start(i), sourceEnd: documents.end(i) }));
-  return { items, body, documents, failures };
+  return { items, documents, failures };
 }
 
 /** SpanBulkDocuments: a batch's spans as a bulk body, with what the store needs of each span to place and name it. */
@@ -394,11 +393,11 @@ export class ElasticsearchTraceStore implements TraceStore {
     return this.placeTraces(earliest).then((days) => this.sendSummaries(summaryBulkDocuments(this.prefix, states, days, action, this.bodies), action));
   }
 
-  private async sendSummaries({ items, body, documents, failures }: SummaryBulkDocuments, action: 'index' | 'create'): Promise<SummaryCreateResult> {
+  private async sendSummaries({ items, documents, failures }: SummaryBulkDocuments, action: 'index' | 'create'): Promise<SummaryCreateResult> {
     const existing: string[] = [];
     let answered;
     try {
-      answered = await this.bulk(items, body);
+      answered = await this.bulk(items, documents.bytes());
     } finally {
       documents.release();
     }
